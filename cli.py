@@ -1,0 +1,248 @@
+"""The `tracer` command line: a thin click layer over the tracer package.
+
+Every failure a user can cause or meet ends in one line on stderr and a
+non-zero exit code; set TRACER_DEBUG=1 to see a traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from tracer import __version__
+from tracer.addresses import checksum, parse_address
+from tracer.errors import InputError, TracerError
+
+DEFAULT_DB = "tracer.db"
+
+
+def _db_option(f):
+    return click.option(
+        "--db", "db_path", envvar="TRACER_DB", default=DEFAULT_DB, show_default=True,
+        type=click.Path(dir_okay=False), help="SQLite store (env TRACER_DB).",
+    )(f)
+
+
+class TracerGroup(click.Group):
+    """A click group whose every failure is one line on stderr and an exit code.
+
+    Done in main() so that the console script and click's CliRunner behave the same.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            super().main(args, prog_name or "tracer", complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+            _fail(f"{exc.format_message()}{hint}", 2)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except click.Abort:
+            _fail("aborted", 130)
+        except TracerError as exc:
+            _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted; everything stored so far is kept, rerun to continue", 130)
+        except BrokenPipeError:
+            sys.exit(0)
+        except Exception as exc:  # a bug: still one line, unless debugging
+            if os.environ.get("TRACER_DEBUG"):
+                raise
+            _fail(f"internal error ({type(exc).__name__}: {exc}); rerun with TRACER_DEBUG=1 for details", 70)
+        sys.exit(0)
+
+
+@click.group(cls=TracerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tracer")
+def cli() -> None:
+    """Follow stolen funds on Ethereum, hop by hop, every hop backed by a transaction hash."""
+
+
+# ---- seeds ------------------------------------------------------------------------------
+@cli.command()
+@click.option("--case", "case_name", help="Only this case (e.g. bybit-2025-02).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def seeds(case_name: str | None, as_json: bool) -> None:
+    """List the publicly attributed seed addresses and their sources."""
+    from tracer.seeds import all_seeds, seeds_for_case
+
+    chosen = seeds_for_case(case_name) if case_name else all_seeds()
+    if as_json:
+        click.echo(json.dumps([_seed_json(s) for s in chosen], indent=2, ensure_ascii=False))
+        return
+    for s in chosen:
+        sources = "; ".join(src.name + (f" <{src.url}>" if src.url else "") for src in s.sources)
+        click.echo(f"{s.address}\t{s.case}\t{s.role}\t{s.label}\t{sources}")
+
+
+def _seed_json(s) -> dict:
+    return {
+        "address": s.address, "label": s.label, "role": s.role, "case": s.case,
+        "attribution": s.attribution,
+        "sources": [{"name": x.name, "url": x.url, "date": x.date} for x in s.sources],
+    }
+
+
+# ---- trace ------------------------------------------------------------------------------
+@cli.command()
+@click.argument("addresses", nargs=-1)
+@click.option("--case", "case_name", help="Start from a case's theft and laundering addresses.")
+@click.option("--hops", default=3, show_default=True, type=click.IntRange(0, 50), help="How many hops from a seed.")
+@click.option("--min-value", default="0", show_default=True, help="Dust threshold in ETH (ETH and ETH-pegged tokens).")
+@click.option("--max-degree", default=1000, show_default=True, type=click.IntRange(1),
+              help="An address with more counterparties is a service: recorded, not followed.")
+@click.option("--follow-unverified-tokens", is_flag=True, help="Also follow tokens not in the registry.")
+@_db_option
+@click.option("--explorer-url", envvar="TRACER_EXPLORER_URL",
+              help="Etherscan-compatible API URL (env TRACER_EXPLORER_URL). Default: Etherscan V2 with "
+                   "ETHERSCAN_API_KEY, else Blockscout.")
+@click.option("--chain-id", default=1, show_default=True, type=click.IntRange(1), help="Chain id for Etherscan V2.")
+@click.option("--rate", type=click.FloatRange(0.1, 1000), help="Calls per second (default 3 Etherscan, 5 Blockscout).")
+@click.option("--page-size", default=10000, show_default=True, type=click.IntRange(1, 10000),
+              help="Records per explorer page.")
+@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(0.1), help="Seconds per request.")
+@click.option("--retries", default=5, show_default=True, type=click.IntRange(0, 50), help="Retries of a failed request.")
+@click.option("--reorg-margin", default=12, show_default=True, type=click.IntRange(0),
+              help="Blocks refetched on a rerun, in case the chain reorganised.")
+@click.option("--graphml", "graphml_path", type=click.Path(dir_okay=False), help="Also write the graph as GraphML.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with what is new.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_tokens, db_path, explorer_url,
+          chain_id, rate, page_size, timeout, retries, reorg_margin, graphml_path, as_json, quiet) -> None:
+    """Trace ADDRESSES (or a --case) hop by hop and keep the result in the store.
+
+    Rerun the same command to fetch only what is new since the last run.
+    """
+    from tracer.graph import build_graph, export
+    from tracer.models import parse_eth_amount
+    from tracer.progress import make_progress
+    from tracer.seeds import trace_starts_for_case
+    from tracer.sources.explorer import ExplorerClient, choose_endpoint
+    from tracer.store import Store
+    from tracer.trace import TraceOptions, Tracer
+
+    starts = [parse_address(a) for a in addresses]
+    if case_name:
+        starts += [s.key for s in trace_starts_for_case(case_name)]
+    if not starts:
+        raise InputError("give at least one address, or --case (see `tracer seeds`)")
+    starts = list(dict.fromkeys(starts))
+    try:
+        min_value_wei = parse_eth_amount(min_value)
+    except ValueError as exc:
+        raise InputError(f"--min-value: {exc}") from None
+    if graphml_path and not Path(graphml_path).resolve().parent.exists():
+        raise InputError(f"--graphml: directory {Path(graphml_path).parent} does not exist")
+    api_key = os.environ.get("ETHERSCAN_API_KEY") or None
+    endpoint = choose_endpoint(api_key, explorer_url, chain_id)
+    source = ExplorerClient(endpoint, api_key=api_key, rate=rate, timeout=timeout, retries=retries,
+                            page_size=page_size)
+    options = TraceOptions(hops=hops, min_value_wei=min_value_wei, max_degree=max_degree,
+                           follow_unverified_tokens=follow_unverified_tokens, reorg_margin=reorg_margin)
+    params = {
+        "seeds": starts, "case": case_name, "hops": hops, "min_value_wei": str(min_value_wei),
+        "max_degree": max_degree, "follow_unverified_tokens": follow_unverified_tokens,
+        "source": endpoint.name, "rate": source.rate, "page_size": page_size, "reorg_margin": reorg_margin,
+    }
+    store = Store.open(db_path)
+    try:
+        store.acquire_lock()
+        result = Tracer(store, source, options, make_progress(quiet)).run(starts, params)
+        if graphml_path:
+            export(build_graph(store), "graphml", graphml_path)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+        return
+    for h in result.hops:
+        click.echo(
+            f"hop {h.hop}: {h.addresses} addresses ({h.followed} followed), "
+            f"{h.new_transfers} new transfers, {h.new_addresses} new addresses"
+        )
+    click.echo(
+        f"new: {result.new_transfers} transfers, {result.new_addresses} addresses; "
+        f"followed {result.followed_addresses}; {result.requests} requests in {result.seconds:.1f} s"
+        + (f" ({result.rate_limited} rate-limited, retried)" if result.rate_limited else "")
+    )
+    if graphml_path:
+        click.echo(f"graph written to {graphml_path}")
+
+
+# ---- export -----------------------------------------------------------------------------
+@cli.command("export")
+@_db_option
+@click.option("--format", "fmt", type=click.Choice(["graphml", "gexf", "csv", "json"]), default="graphml",
+              show_default=True)
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="File to write.")
+def export_cmd(db_path: str, fmt: str, out_path: str) -> None:
+    """Export the store's graph (GraphML/GEXF for Gephi, Cytoscape, yEd; CSV; JSON)."""
+    from tracer.graph import build_graph, export
+    from tracer.store import Store
+
+    if not Path(out_path).resolve().parent.exists():
+        raise InputError(f"--out: directory {Path(out_path).parent} does not exist")
+    store = Store.open(db_path, create=False)
+    try:
+        graph = build_graph(store)
+    finally:
+        store.close()
+    written = export(graph, fmt, out_path)
+    click.echo(f"{graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges -> {', '.join(map(str, written))}")
+
+
+# ---- show -------------------------------------------------------------------------------
+@cli.command()
+@click.argument("address")
+@_db_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show(address: str, db_path: str, as_json: bool) -> None:
+    """What the store knows about ADDRESS: label, category, hop, totals per asset, counterparties."""
+    from tracer.report import address_summary
+    from tracer.store import Store
+
+    addr = parse_address(address)
+    store = Store.open(db_path, create=False)
+    try:
+        summary = address_summary(store, addr)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{checksum(addr)}")
+    for key in ("label", "label_source", "category", "hop", "is_contract", "followed", "reach_block"):
+        click.echo(f"  {key}: {summary[key]}")
+    click.echo("  totals (clean transfers; poisoning excluded):")
+    for asset in summary["totals"]:
+        click.echo(f"    {asset['asset']:<8} in {asset['in']:>28}   out {asset['out']:>28}   ({asset['token']})")
+    click.echo(f"  counterparties: {len(summary['counterparties'])}")
+    for c in summary["counterparties"][:25]:
+        click.echo(f"    {c['address']}  {c['direction']:<3} {c['transfers']:>4} transfers  {c['category'] or ''}")
+    if len(summary["counterparties"]) > 25:
+        click.echo(f"    … {len(summary['counterparties']) - 25} more (use --json)")
+    if summary["poison_transfers"]:
+        click.echo(f"  poisoning transfers hidden: {summary['poison_transfers']}")
+
+
+# ---- entry point ------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="tracer")
+
+
+def _fail(message: str, code: int) -> None:
+    one_line = " ".join(str(message).split())
+    click.echo(f"tracer: error: {one_line}", err=True)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

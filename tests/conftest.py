@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from explorer_server import FIXTURES, Chain, ExplorerServer  # noqa: E402
+
+EXPLOITER = "0x47666fab8bd0ac7003bce3f5c3585383f09486e2"
+HOP1_CONSOLIDATION = "0xa4b2fd68593b6f34e51cb9edb66e71c1b4ab449e"
+HOP1_CMETH = "0x1542368a03ad1f03d96d51b414f4738961cf4443"
+HOP2_FORWARD = "0xdd90071d52f20e85c89802e5dc1ec0a7b6475f92"
+DEX_VENUES = (
+    "0x6bb000067005450704003100632eb93ea00c0000",
+    "0xfe837a3530dd566401d35befcd55582af7c4dffc",
+    "0x04708077eca6bb527a5bbbd6358ffb043a9c1c14",
+)
+
+needs_fixtures = pytest.mark.skipif(
+    not (FIXTURES / "etherscan" / "txlist.jsonl").exists(),
+    reason=f"shared fixtures not found at {FIXTURES} (they live beside the clone as ../shared)",
+)
+
+
+@pytest.fixture
+def fixture_chain() -> Chain:
+    if not (FIXTURES / "etherscan" / "txlist.jsonl").exists():
+        pytest.skip(f"shared fixtures not found at {FIXTURES}")
+    return Chain.from_fixtures()
+
+
+@pytest.fixture
+def explorer(fixture_chain):
+    with ExplorerServer(fixture_chain) as server:
+        yield server
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    return tmp_path / "case.db"

@@ -1,0 +1,177 @@
+"""A local HTTP server speaking the Etherscan API shape, over records held in memory.
+
+Used by the tests (and the benchmarks) so the real explorer client talks
+real HTTP on 127.0.0.1. It answers like Etherscan does: "No transactions
+found" as status "0", the 10,000-record window, rate-limit bodies with
+HTTP 200, and scripted faults (HTML, truncated JSON, 429, 500, stalls).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "bybit-hops"
+
+
+@dataclass
+class Chain:
+    """Records by action, plus contract code and the head block."""
+
+    records: dict[str, list[dict]] = field(default_factory=lambda: {"txlist": [], "txlistinternal": [], "tokentx": []})
+    code: dict[str, str] = field(default_factory=dict)
+    head: int = 0
+    visible_to: int | None = None  # serve only blocks <= this (a chain "cut" at an earlier block)
+
+    @classmethod
+    def from_fixtures(cls, root: Path = FIXTURES) -> "Chain":
+        chain = cls()
+        base = root / "etherscan"
+        for action, name in (("txlist", "txlist.jsonl"), ("tokentx", "tokentx.jsonl")):
+            with open(base / name, encoding="utf-8") as fh:
+                chain.records[action] = [json.loads(line) for line in fh if line.strip()]
+        for addr in json.loads((base / "code.json").read_text()):
+            chain.code[addr.lower()] = "0x6080604052"  # some contract code
+        chain.head = max(int(r["blockNumber"]) for rows in chain.records.values() for r in rows) + 100
+        return chain
+
+    def current_head(self) -> int:
+        return self.visible_to if self.visible_to is not None else self.head
+
+    def query(self, action: str, address: str, start: int, end: int) -> list[dict]:
+        top = min(end, self.current_head())
+        out = []
+        for r in self.records.get(action, []):
+            b = int(r["blockNumber"])
+            if start <= b <= top and address in (r.get("from", "").lower(), r.get("to", "").lower()):
+                out.append(r)
+        out.sort(key=lambda r: int(r["blockNumber"]))  # stable: file order within a block
+        return out
+
+
+class ExplorerServer:
+    def __init__(self, chain: Chain, latency: float = 0.0, rate_limit: float | None = None):
+        self.chain = chain
+        self.latency = latency
+        self.rate_limit = rate_limit  # calls per second allowed; past it, Etherscan's rate-limit body
+        self.faults: deque[str] = deque()  # scripted answers for the next requests
+        self.log: list[dict] = []
+        self.rate_limited = 0
+        self._lock = threading.Lock()
+        self._recent: deque[float] = deque()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                server._handle(self)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/api"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self) -> "ExplorerServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def start(self) -> "ExplorerServer":
+        return self.__enter__()
+
+    def stop(self) -> None:
+        self.__exit__(None, None, None)
+
+    # ---- request handling ------------------------------------------------------------------
+    def _send(self, h: BaseHTTPRequestHandler, status: int, body: bytes, ctype: str = "application/json") -> None:
+        h.send_response(status)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    def _json(self, h, obj, status: int = 200) -> None:
+        self._send(h, status, json.dumps(obj).encode())
+
+    def _over_rate(self) -> bool:
+        if not self.rate_limit:
+            return False
+        with self._lock:
+            now = time.monotonic()
+            while self._recent and now - self._recent[0] >= 1.0:
+                self._recent.popleft()
+            if len(self._recent) >= self.rate_limit:
+                self.rate_limited += 1
+                return True
+            self._recent.append(now)
+            return False
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        q = {k: v[0] for k, v in parse_qs(urlsplit(h.path).query).items()}
+        with self._lock:
+            self.log.append(q)
+            fault = self.faults.popleft() if self.faults else None
+        if self.latency:
+            time.sleep(self.latency)
+        if fault:
+            return self._fault(h, fault)
+        if self._over_rate():
+            return self._json(h, {"status": "0", "message": "NOTOK", "result": "Max calls per sec rate limit reached (5/sec)"})
+        module, action = q.get("module"), q.get("action")
+        if module == "proxy" and action == "eth_blockNumber":
+            return self._json(h, {"jsonrpc": "2.0", "id": 83, "result": hex(self.chain.current_head())})
+        if module == "proxy" and action == "eth_getCode":
+            code = self.chain.code.get(q.get("address", "").lower(), "0x")
+            return self._json(h, {"jsonrpc": "2.0", "id": 1, "result": code})
+        if module == "account" and action in ("txlist", "txlistinternal", "tokentx"):
+            try:
+                start, end = int(q["startblock"]), int(q["endblock"])
+                page, offset = int(q.get("page", 1)), int(q.get("offset", 10000))
+            except (KeyError, ValueError):
+                return self._json(h, {"status": "0", "message": "NOTOK", "result": "Error! Invalid parameter"})
+            if page * offset > 10000:
+                return self._json(h, {"status": "0", "message": "NOTOK",
+                                      "result": "Result window is too large, PageNo x Offset size must be less than or equal to 10000"})
+            rows = self.chain.query(action, q.get("address", "").lower(), start, end)
+            rows = rows[(page - 1) * offset: page * offset]
+            if not rows:
+                return self._json(h, {"status": "0", "message": "No transactions found", "result": []})
+            return self._json(h, {"status": "1", "message": "OK", "result": rows})
+        return self._json(h, {"status": "0", "message": "NOTOK", "result": "Error! Missing Or invalid Module name"})
+
+    def _fault(self, h: BaseHTTPRequestHandler, fault: str) -> None:
+        if fault == "html":
+            return self._send(h, 200, b"<html><body>Cloudflare: checking your browser</body></html>", "text/html")
+        if fault == "truncated":
+            return self._send(h, 200, b'{"status":"1","message":"OK","result":[{"blockNumber":"1')
+        if fault == "429":
+            return self._send(h, 429, b"Too Many Requests", "text/plain")
+        if fault == "500":
+            return self._send(h, 500, b"Internal Server Error", "text/plain")
+        if fault == "ratelimit":
+            return self._json(h, {"status": "0", "message": "NOTOK", "result": "Max rate limit reached"})
+        if fault == "invalid-key":
+            return self._json(h, {"status": "0", "message": "NOTOK", "result": "Invalid API Key (#err2)|ETH1"})
+        if fault == "daily":
+            return self._json(h, {"status": "0", "message": "NOTOK", "result": "Max daily rate limit reached. 100000 (100/sec)"})
+        if fault == "unknown-status0":
+            return self._json(h, {"status": "0", "message": "NOTOK", "result": "Something odd happened"})
+        if fault == "dict-result":
+            return self._json(h, {"status": "1", "message": "OK", "result": {"unexpected": True}})
+        if fault == "list-body":
+            return self._json(h, [1, 2, 3])
+        if fault == "stall":
+            time.sleep(2.0)
+            return self._json(h, {"status": "0", "message": "No transactions found", "result": []})
+        raise ValueError(fault)

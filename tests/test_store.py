@@ -1,0 +1,96 @@
+import sqlite3
+
+import pytest
+
+from tracer.errors import StoreBusyError, StoreError
+from tracer.models import ERC20, Transfer
+from tracer.store import SCHEMA_VERSION, Cursor, Store
+
+A = "0x47666fab8bd0ac7003bce3f5c3585383f09486e2"
+B = "0xa4b2fd68593b6f34e51cb9edb66e71c1b4ab449e"
+
+
+def transfer(position="x.0", amount=10**24) -> Transfer:
+    return Transfer("0x" + "ab" * 32, ERC20, position, 100, 1740148487, A, B,
+                    "0xae7ab96520de3a18e5e111b5eaab095312d7fe84", "stETH", 18, amount)
+
+
+def test_new_store_has_schema_version_and_marks_itself(db_path):
+    store = Store.open(db_path)
+    assert store.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+    store.close()
+    Store.open(db_path).close()  # reopens fine
+
+
+def test_transfers_are_unique_and_exact(db_path):
+    store = Store.open(db_path)
+    huge = 2**200 + 1
+    assert store.commit_fetch(A, [transfer(amount=huge)], {"tokentx": Cursor(0, 100)}, "test", 1) == 1
+    assert store.commit_fetch(A, [transfer(amount=huge)], {"tokentx": Cursor(0, 100)}, "test", 2) == 0
+    assert store.count_transfers() == 1
+    assert store.outflows(A)[0].amount == huge
+    assert store.cursor(A, "tokentx") == Cursor(0, 100)
+
+
+def test_missing_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="does not exist"):
+        Store.open(tmp_path / "nope" / "case.db")
+
+
+def test_non_sqlite_file_is_refused_and_untouched(tmp_path):
+    p = tmp_path / "notes.db"
+    p.write_bytes(b"my precious notes\n" * 10)
+    with pytest.raises(StoreError, match="not an SQLite file"):
+        Store.open(p)
+    assert p.read_bytes() == b"my precious notes\n" * 10
+
+
+def test_foreign_sqlite_file_is_refused_and_untouched(tmp_path):
+    p = tmp_path / "other.db"
+    conn = sqlite3.connect(p)
+    conn.execute("CREATE TABLE invoices (id INTEGER)")
+    conn.commit()
+    conn.close()
+    before = p.read_bytes()
+    with pytest.raises(StoreError, match="another application"):
+        Store.open(p)
+    assert p.read_bytes() == before
+
+
+def test_corrupt_store_is_refused(db_path):
+    Store.open(db_path).close()
+    data = bytearray(db_path.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)
+    db_path.write_bytes(bytes(data))
+    with pytest.raises(StoreError):
+        Store.open(db_path)
+
+
+def test_store_from_a_newer_tracer_is_refused(db_path):
+    store = Store.open(db_path)
+    store.conn.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    store.close()
+    with pytest.raises(StoreError, match="newer tracer"):
+        Store.open(db_path)
+
+
+def test_second_run_on_one_store_waits_briefly_then_gives_up(db_path):
+    first = Store.open(db_path)
+    first.acquire_lock()
+    second = Store.open(db_path)
+    with pytest.raises(StoreBusyError, match="in use by another tracer run"):
+        second.acquire_lock(wait_seconds=0.3)
+    first.close()
+    second.acquire_lock(wait_seconds=0.3)  # free once the first run ends
+    second.close()
+
+
+def test_lookalike_recipients_are_flagged_against_real_counterparties(db_path):
+    store = Store.open(db_path)
+    real = transfer("a.0")
+    fake_to = "0xa4b24033f4c6d70133e4557c2c32a3fb693e449e"  # shares a4b2…449e with B
+    fake = Transfer("0x" + "cd" * 32, ERC20, "b.0", 101, 1, A, fake_to, real.token, "stETH", 18, 0,
+                    frozenset({"zero-value"}))
+    store.commit_fetch(A, [fake, real], {}, "test", 1)
+    flags = {t.to_addr: t.flags for t in store.outflows(A)}
+    assert "lookalike" in flags[fake_to] and "lookalike" not in flags[B]

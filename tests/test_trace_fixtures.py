@@ -1,0 +1,145 @@
+"""Tracing the real first two hops of the Bybit exploiter, served by a local Etherscan-shaped API."""
+
+import networkx as nx
+import pytest
+
+from conftest import DEX_VENUES, EXPLOITER, HOP1_CMETH, HOP1_CONSOLIDATION, HOP2_FORWARD
+from helpers import run_cli, trace
+from tracer.store import Store
+
+TEN_THOUSAND_ETH = str(10_000 * 10**18)
+
+
+@pytest.fixture
+def traced(explorer, db_path, tmp_path):
+    graphml = tmp_path / "trail.graphml"
+    summary = trace(explorer, db_path, "--graphml", graphml)
+    graph = nx.read_graphml(graphml, force_multigraph=True)
+    return summary, graph, explorer
+
+
+def test_hop_one_reaches_the_forty_10k_eth_recipients(traced):
+    _, graph, _ = traced
+    recipients = {v for _, v, d in graph.out_edges(EXPLOITER, data=True)
+                  if d["kind"] == "native" and d["amount"] == TEN_THOUSAND_ETH}
+    assert len(recipients) == 40
+    assert all(graph.nodes[r]["hop"] == 1 for r in recipients)
+
+
+def test_consolidation_and_forwarding_addresses_sit_at_the_right_hops(traced):
+    _, graph, _ = traced
+    assert graph.nodes[EXPLOITER]["hop"] == 0 and graph.nodes[EXPLOITER]["category"] == "seed"
+    assert graph.nodes[HOP1_CONSOLIDATION]["hop"] == 1
+    assert graph.nodes[HOP1_CMETH]["hop"] == 1
+    assert graph.nodes[HOP2_FORWARD]["hop"] == 2
+    forwarded = sum(int(d["amount"]) for _, v, d in graph.out_edges(HOP1_CONSOLIDATION, data=True)
+                    if v == HOP2_FORWARD and d["kind"] == "native")
+    assert forwarded == 38313794800000000000000 + 49755000000000000000000 + 9980000000000000000000
+
+
+def test_no_poisoning_recipient_is_ever_queried(traced):
+    _, graph, server = traced
+    queried = {q.get("address") for q in server.log if q.get("address")}
+    poisoned = {n for n, d in graph.nodes(data=True) if d["category"] == "poison"}
+    assert len(poisoned) > 100  # the fixture is mostly spam
+    assert not (queried & poisoned)
+    assert "0xa4b24033f4c6d70133e4557c2c32a3fb693e449e" in poisoned  # imitates 0xa4b2fd68…449e
+
+
+def test_poisoning_edges_are_kept_and_flagged(traced):
+    _, graph, _ = traced
+    flags = [d["flags"] for _, _, d in graph.edges(data=True)]
+    assert any("counterfeit" in f for f in flags)
+    assert any("zero-value" in f for f in flags)
+    assert any("lookalike" in f for f in flags)
+    assert any("unverified-token" in f for f in flags)
+    # a counterfeit "ETH" token is never taken for ether
+    for _, _, d in graph.edges(data=True):
+        if d["asset"] in ("ETH", "stETH") and d["token"] not in ("ETH", "0xae7ab96520de3a18e5e111b5eaab095312d7fe84"):
+            assert "counterfeit" in d["flags"]
+
+
+def test_dex_contracts_are_endpoints(traced):
+    _, graph, server = traced
+    queried_history = {q["address"] for q in server.log if q.get("module") == "account"}
+    for venue in DEX_VENUES:
+        node = graph.nodes[venue]
+        assert node["category"] == "dex" and node["is_contract"] is True
+        assert node["followed"] is False and venue not in queried_history
+
+
+def test_graphml_schema(traced):
+    _, graph, _ = traced
+    node_types = {"label": str, "label_source": str, "category": str, "hop": int, "is_contract": bool,
+                  "followed": bool, "flags": str}
+    edge_types = {"tx_hash": str, "log_index": int, "block": int, "timestamp": int, "kind": str, "asset": str,
+                  "token": str, "amount": str, "value": float, "flags": str}
+    for n, d in graph.nodes(data=True):
+        assert n == n.lower() and n.startswith("0x")
+        for k, t in node_types.items():
+            assert isinstance(d[k], t), (n, k, d[k])
+    for u, v, key, d in graph.edges(keys=True, data=True):
+        for k, t in edge_types.items():
+            assert isinstance(d[k], t), (key, k, d[k])
+        assert key == f"{d['tx_hash']}:{d['kind']}:{key.split(':')[2]}"
+        assert d["kind"] in ("native", "internal", "erc20")
+        int(d["amount"])  # exact base units
+
+
+def test_json_summary_and_request_budget(traced):
+    summary, graph, server = traced
+    assert summary["requests"] == len(server.log)
+    assert summary["new_transfers"] == graph.number_of_edges()
+    assert summary["followed_addresses"] == 44  # seed, 42 hop-1 wallets, the hop-2 forward address
+    # 3 history calls per followed address, one code check per reached address, one head-block call
+    assert summary["requests"] == 3 * 44 + summary["reached_addresses"] + 1
+
+
+def test_rerunning_with_nothing_new_adds_nothing(explorer, db_path):
+    first = trace(explorer, db_path)
+    second = trace(explorer, db_path)
+    assert first["new_transfers"] > 0
+    assert second["new_transfers"] == 0 and second["new_addresses"] == 0
+    store = Store.open(db_path)
+    assert store.count_transfers() == first["new_transfers"]
+    store.close()
+
+
+def test_min_value_threshold_stops_at_dust(explorer, db_path):
+    summary = trace(explorer, db_path, "--min-value", "12000")
+    assert summary["hops"][1]["addresses"] == 2  # 10,000 ETH each is below it; 50,000 stETH and 15,000 cmETH are not
+
+
+def test_show_reports_totals_and_counterparties(traced, db_path):
+    result = run_cli("show", HOP1_CONSOLIDATION, "--db", db_path, "--json")
+    assert result.exit_code == 0
+    import json
+    info = json.loads(result.stdout)
+    assert info["hop"] == 1 and info["followed"] is True
+    steth = next(t for t in info["totals"] if t["asset"] == "stETH")
+    assert steth["in_base_units"] == str(90375547917680000000000)
+    assert info["poison_transfers"] > 0
+    text = run_cli("show", HOP1_CONSOLIDATION, "--db", db_path)
+    assert "stETH" in text.stdout and "counterparties: 6" in text.stdout
+
+
+@pytest.mark.parametrize("fmt", ["graphml", "gexf", "csv", "json"])
+def test_export_formats(traced, db_path, tmp_path, fmt):
+    out = tmp_path / f"out.{fmt}"
+    result = run_cli("export", "--db", db_path, "--format", fmt, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert out.exists() and out.stat().st_size > 0
+    _, graph, _ = traced
+    if fmt == "gexf":
+        g = nx.read_gexf(out)
+        assert g.number_of_edges() == graph.number_of_edges()
+    if fmt == "csv":
+        import pandas as pd
+        edges = pd.read_csv(out, dtype={"amount": str})
+        nodes = pd.read_csv(tmp_path / "out.nodes.csv")
+        assert len(edges) == graph.number_of_edges() and len(nodes) == graph.number_of_nodes()
+        assert set(edges["amount"]) >= {TEN_THOUSAND_ETH}
+    if fmt == "json":
+        import json
+        doc = json.loads(out.read_text())
+        assert len(doc["edges"]) == graph.number_of_edges()

@@ -1,0 +1,41 @@
+"""Curated labels for known services, each with the source that names it.
+
+A trace must stop at services (a DEX router does not "own" the stolen
+ETH it routes) and an analyst must be able to check every label, so each
+entry in data/labels.json names where the attribution comes from.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from .tokens import REGISTRY
+
+SERVICE_CATEGORIES = frozenset({"exchange", "dex", "bridge", "mixer", "token", "service"})
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    address: str
+    label: str
+    category: str
+    source: str
+
+
+@lru_cache(maxsize=1)
+def curated_labels() -> dict[str, Label]:
+    raw = json.loads(resources.files("tracer.data").joinpath("labels.json").read_text(encoding="utf-8"))
+    out: dict[str, Label] = {}
+    for entry in raw["labels"]:
+        addr = entry["address"].lower()
+        out[addr] = Label(addr, entry["label"], entry["category"], entry["source"])
+    for token in REGISTRY.values():
+        out.setdefault(token.address, Label(token.address, f"{token.name} ({token.symbol})", "token", token.source))
+    return out
+
+
+def label_for(address: str) -> Label | None:
+    return curated_labels().get(address.lower())

@@ -1,0 +1,57 @@
+"""Summaries of what the store holds, for `tracer show` (and later reports)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from .errors import InputError
+from .labels import label_for
+from .models import format_amount
+from .seeds import seed_index
+from .store import Store
+
+
+def address_summary(store: Store, address: str) -> dict:
+    row = store.address(address)
+    transfers = store.transfers_of(address)
+    if row is None and not transfers:
+        raise InputError(f"{address} is not in the store {store.path}")
+    curated = label_for(address)
+    seed = seed_index().get(address)
+    label, source = "", ""
+    if curated:
+        label, source = curated.label, curated.source
+    elif seed:
+        label, source = seed.label, "; ".join(s.name for s in seed.sources)
+    totals: dict[tuple[str, str, int], list[int]] = defaultdict(lambda: [0, 0])
+    peers: dict[tuple[str, str], int] = defaultdict(int)
+    poison = 0
+    for t in transfers:
+        if t.is_poison:
+            poison += 1
+            continue
+        outgoing = t.from_addr == address
+        totals[(t.asset, t.token, t.decimals)][1 if outgoing else 0] += t.amount
+        other = t.to_addr if outgoing else t.from_addr
+        peers[(other, "out" if outgoing else "in")] += 1
+    categories = {a: (r.category if r else None) for a, r in ((p, store.address(p)) for p, _ in peers)}
+    return {
+        "address": address,
+        "label": label,
+        "label_source": source,
+        "category": (row.category if row else None) or (curated.category if curated else ""),
+        "hop": row.hop if row and row.hop is not None else -1,
+        "is_contract": bool(row and row.is_contract),
+        "followed": bool(row and row.followed),
+        "reach_block": row.reach_block if row else None,
+        "totals": [
+            {"asset": asset, "token": token, "in": format_amount(v[0], dec), "out": format_amount(v[1], dec),
+             "in_base_units": str(v[0]), "out_base_units": str(v[1])}
+            for (asset, token, dec), v in sorted(totals.items())
+        ],
+        "counterparties": [
+            {"address": p, "direction": d, "transfers": n, "category": categories.get(p)}
+            for (p, d), n in sorted(peers.items(), key=lambda kv: -kv[1])
+        ],
+        "poison_transfers": poison,
+    }

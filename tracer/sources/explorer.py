@@ -1,0 +1,342 @@
+"""Block-explorer source speaking the Etherscan API (V2) shape.
+
+Works with Etherscan V2 (key required), Blockscout's keyless compatible
+API, and anything else answering the same shape (the tests' local server).
+
+What the explorer's API makes us do, and why:
+- Results are capped at a 10,000-record window (page x offset <= 10000), so
+  history is paged by moving the *block* cursor: ask from block B sorted
+  ascending; if a page comes back full, its last block may be cut short,
+  so drop that block's rows and ask again starting at it. Every fetch thus
+  holds whole blocks, which keeps transfer positions deterministic.
+- status "0" is overloaded: "No transactions found" is an empty answer,
+  "rate limit reached" (with HTTP 200) means slow down, "Invalid API Key"
+  or a daily quota means stop. Only the last kind is final at once.
+- The API key is a secret: it goes in the query string and nowhere else,
+  never in an error message.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from ..errors import MalformedResponseError, QuotaError, RateLimitError, SourceError
+from ..models import Transfer
+from ..records import parse_rows
+from .pacing import Pacer
+
+ETHERSCAN_V2 = "https://api.etherscan.io/v2/api"
+BLOCKSCOUT = "https://eth.blockscout.com/api"
+ACTIONS = ("txlist", "txlistinternal", "tokentx")
+WINDOW = 10_000  # Etherscan's page x offset ceiling
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    url: str
+    chain_id: int | None
+    default_rate: float
+    name: str
+
+
+def choose_endpoint(api_key: str | None, override: str | None, chain_id: int = 1) -> Endpoint:
+    """Etherscan V2 with a key, Blockscout without, or the URL the user named."""
+    if override:
+        parts = urlsplit(override)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            from ..errors import InputError
+
+            raise InputError(f"explorer URL must be http(s)://host/...: {override!r}")
+        return Endpoint(override, chain_id, 3.0 if api_key else 5.0, f"explorer:{parts.hostname}")
+    if api_key:
+        return Endpoint(ETHERSCAN_V2, chain_id, 3.0, "etherscan")
+    return Endpoint(BLOCKSCOUT, None, 5.0, "blockscout")
+
+
+@dataclass
+class RequestStats:
+    requests: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+    by_action: dict[str, int] = field(default_factory=dict)
+    calls: list[dict[str, Any]] = field(default_factory=list)  # (action, address, startblock, endblock)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, params: dict[str, Any]) -> None:
+        with self._lock:
+            self.requests += 1
+            action = str(params.get("action"))
+            self.by_action[action] = self.by_action.get(action, 0) + 1
+            self.calls.append(
+                {k: params[k] for k in ("action", "address", "startblock", "endblock", "page") if k in params}
+            )
+
+
+class _Transient(Exception):
+    """A failure worth retrying (5xx, timeout, garbled body)."""
+
+
+class _Throttled(Exception):
+    """The server said to slow down."""
+
+
+_EMPTY_MARKERS = ("no transactions found", "no records found", "no token transfers found",
+                  "no internal transactions found", "no data found")
+
+
+def _is_rate_limit(text: str) -> bool:
+    t = text.lower()
+    return ("rate limit" in t or "too many requests" in t) and "daily" not in t
+
+
+def _is_quota(text: str) -> bool:
+    t = text.lower()
+    return "invalid api key" in t or "missing/invalid api key" in t or "daily" in t or "api key" in t and "limit" in t
+
+
+class ExplorerClient:
+    actions = ACTIONS
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        api_key: str | None = None,
+        rate: float | None = None,
+        timeout: float = 30.0,
+        retries: int = 5,
+        rate_limit_retries: int = 10,
+        backoff: float = 0.5,
+        throttle_pause: float = 1.0,
+        page_size: int = WINDOW,
+        workers: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if not 1 <= page_size <= WINDOW:
+            raise ValueError(f"page size must be 1..{WINDOW}")
+        self.endpoint = endpoint
+        self.name = endpoint.name
+        self._api_key = api_key
+        self.rate = rate or endpoint.default_rate
+        self.pacer = Pacer(self.rate)
+        self.timeout = timeout
+        self.retries = retries
+        self.rate_limit_retries = rate_limit_retries
+        self.backoff = backoff
+        self.throttle_pause = throttle_pause
+        self.page_size = page_size
+        # Enough calls in flight to keep the pacer busy through round trips up to ~2 s.
+        self.workers = workers or max(4, min(32, int(self.rate * 2) + 2))
+        self._sleep = sleep
+        self.stats = RequestStats()
+        self._session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=self.workers, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._host = urlsplit(endpoint.url).hostname or endpoint.url
+
+    @property
+    def requests(self) -> int:
+        return self.stats.requests
+
+    # ---- one HTTP call, with the retry policy -------------------------------------------
+    def _call(self, params: dict[str, Any]) -> dict[str, Any]:
+        query = dict(params)
+        if self.endpoint.chain_id is not None:
+            query["chainid"] = self.endpoint.chain_id
+        if self._api_key:
+            query["apikey"] = self._api_key
+        transient_failures = 0
+        throttles = 0
+        last_problem = ""
+        while True:
+            self.pacer.wait()
+            self.stats.record(params)
+            try:
+                return self._once(query)
+            except _Throttled:
+                throttles += 1
+                self._back_off(throttles)
+            except _Transient as exc:
+                transient_failures += 1
+                last_problem = str(exc)
+                if transient_failures > self.retries:
+                    raise SourceError(
+                        f"explorer {self._host} failed {transient_failures} times in a row: {last_problem}"
+                    ) from None
+                with self.stats._lock:
+                    self.stats.retries += 1
+                self._sleep(min(self.backoff * 2 ** (transient_failures - 1), 30.0))
+
+    def _back_off(self, throttles: int) -> None:
+        """The server said "slow down" for the n-th time in a row: pause everyone, or give up."""
+        with self.stats._lock:
+            self.stats.rate_limited += 1
+        if throttles > self.rate_limit_retries:
+            raise RateLimitError(
+                f"explorer {self._host} kept answering 'rate limit reached' after {throttles} tries; "
+                "lower --rate or try later"
+            )
+        self.pacer.penalise(min(self.throttle_pause * throttles, 10.0))
+
+    def _once(self, query: dict[str, Any]) -> dict[str, Any]:
+        try:
+            resp = self._session.get(self.endpoint.url, params=query, timeout=self.timeout)
+        except requests.Timeout:
+            raise _Transient(f"no answer within {self.timeout:g} s") from None
+        except requests.ConnectionError:
+            raise _Transient("cannot connect") from None
+        except requests.RequestException as exc:
+            raise _Transient(type(exc).__name__) from None
+        if resp.status_code == 429:
+            raise _Throttled()
+        if resp.status_code >= 500:
+            raise _Transient(f"HTTP {resp.status_code}")
+        if resp.status_code in (401, 403):
+            raise QuotaError(f"explorer {self._host} refused access (HTTP {resp.status_code}); check ETHERSCAN_API_KEY")
+        if resp.status_code != 200:
+            raise SourceError(f"explorer {self._host} answered HTTP {resp.status_code}")
+        try:
+            body = resp.json()
+        except (ValueError, json.JSONDecodeError):
+            snippet = resp.text[:60].strip().replace("\n", " ")
+            raise _Transient(f"answer is not JSON ({snippet!r})") from None
+        if not isinstance(body, dict):
+            raise MalformedResponseError(f"explorer {self._host} answered a JSON {type(body).__name__}, not an object")
+        return body
+
+    # ---- API actions ---------------------------------------------------------------------
+    def _account(self, action: str, address: str, start: int, end: int, page: int, offset: int) -> list[Any]:
+        params = {
+            "module": "account", "action": action, "address": address,
+            "startblock": start, "endblock": end, "page": page, "offset": offset, "sort": "asc",
+        }
+        body = self._call_checked(params)
+        result = body.get("result")
+        if not isinstance(result, list):
+            raise MalformedResponseError(
+                f"explorer {self._host} {action}: expected a list of records, got {type(result).__name__}"
+            )
+        return result
+
+    def _call_checked(self, params: dict[str, Any]) -> dict[str, Any]:
+        """_call plus the status "0" rules; rate-limit bodies are retried inside."""
+        attempts = 0
+        while True:
+            body = self._call(params)
+            status = body.get("status")
+            message = str(body.get("message", ""))
+            result = body.get("result")
+            text = f"{message} {result if isinstance(result, str) else ''}"
+            if status == "1":
+                return body
+            if status == "0":
+                if any(m in text.lower() for m in _EMPTY_MARKERS) and result in ([], None, ""):
+                    return {"status": "1", "result": []}
+                if _is_quota(text):
+                    raise QuotaError(f"explorer {self._host} refused: {_clean(text)}")
+                if _is_rate_limit(text):
+                    attempts += 1
+                    self._back_off(attempts)
+                    continue
+                if "timeout" in text.lower() or "temporarily" in text.lower():
+                    attempts += 1
+                    if attempts > self.retries:
+                        raise SourceError(f"explorer {self._host} failed: {_clean(text)}")
+                    self._sleep(min(self.backoff * 2 ** (attempts - 1), 30.0))
+                    continue
+                raise SourceError(f"explorer {self._host} answered an error: {_clean(text)}")
+            raise MalformedResponseError(f"explorer {self._host} answered without a valid status field")
+
+    def _proxy(self, action: str, **params: Any) -> str:
+        attempts = 0
+        while True:
+            body = self._call({"module": "proxy", "action": action, **params})
+            if "error" in body:
+                err = body["error"]
+                msg = err.get("message") if isinstance(err, dict) else err
+                raise SourceError(f"explorer {self._host} {action} failed: {_clean(str(msg))}")
+            result = body.get("result")
+            if body.get("status") == "0" or (isinstance(result, str) and not result.startswith("0x")):
+                text = f"{body.get('message', '')} {result}"
+                if _is_quota(text):
+                    raise QuotaError(f"explorer {self._host} refused: {_clean(text)}")
+                if _is_rate_limit(text):
+                    attempts += 1
+                    self._back_off(attempts)
+                    continue
+                raise SourceError(f"explorer {self._host} {action} failed: {_clean(text)}")
+            if not isinstance(result, str):
+                raise MalformedResponseError(f"explorer {self._host} {action}: expected a hex string result")
+            return result
+
+    def head_block(self) -> int:
+        result = self._proxy("eth_blockNumber")
+        try:
+            return int(result, 16)
+        except ValueError:
+            raise MalformedResponseError(f"explorer {self._host} eth_blockNumber: not a hex number") from None
+
+    def get_code(self, address: str) -> str:
+        code = self._proxy("eth_getCode", address=address, tag="latest")
+        if len(code) % 2 or any(c not in "0123456789abcdefABCDEF" for c in code[2:]):
+            raise MalformedResponseError(f"explorer {self._host} eth_getCode: not hex bytes")
+        return code.lower()
+
+    def fetch(self, action: str, address: str, start: int, end: int) -> list[Transfer]:
+        """All `action` records of `address` in blocks [start, end], as Transfers.
+
+        Paged by block cursor; see the module docstring for why.
+        """
+        rows: list[Any] = []
+        cursor = start
+        while cursor <= end:
+            page = self._account(action, address, cursor, end, 1, self.page_size)
+            if len(page) < self.page_size:
+                rows.extend(page)
+                break
+            last = _block_of(page[-1])
+            first = _block_of(page[0])
+            if first == last:
+                # One block holds a whole page or more: walk it by page number inside the window.
+                rows.extend(self._whole_block(action, address, last, page))
+                cursor = last + 1
+                continue
+            rows.extend(r for r in page if _block_of(r) < last)
+            cursor = last
+        return parse_rows(action, rows)
+
+    def _whole_block(self, action: str, address: str, block: int, first_page: list[Any]) -> list[Any]:
+        rows = list(first_page)
+        page_no = 1
+        while len(first_page) == self.page_size:
+            page_no += 1
+            if page_no * self.page_size > WINDOW:
+                raise SourceError(
+                    f"{address} has more than {WINDOW} {action} records in block {block}; "
+                    "the explorer cannot list them (use a node: --rpc-url)"
+                )
+            first_page = self._account(action, address, block, block, page_no, self.page_size)
+            rows.extend(first_page)
+        return rows
+
+
+def _block_of(row: Any) -> int:
+    try:
+        return int(row["blockNumber"])
+    except (KeyError, TypeError, ValueError):
+        raise MalformedResponseError("explorer record without a valid blockNumber") from None
+
+
+def _clean(text: str) -> str:
+    """One line, bounded, printable: explorer messages end up on the analyst's terminal."""
+    flat = " ".join(text.split())
+    flat = "".join(ch for ch in flat if ch.isprintable())
+    return flat[:160]

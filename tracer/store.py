@@ -1,0 +1,454 @@
+"""The SQLite store: the case file an analyst keeps between nightly runs.
+
+Why SQLite and these rules:
+- one file per investigation, easy to copy and hand over;
+- a transfer's identity is its primary key, so a rerun or a second source
+  can never duplicate it (INSERT OR IGNORE);
+- each address's fetch lands in one transaction together with its scan
+  cursors, so a run killed at any moment loses at most the address in
+  flight and the next run resumes from the cursors;
+- amounts are TEXT: wei does not fit SQLite's 64-bit integers, and floats
+  would lose it;
+- a lock file (flock) keeps two runs off one store; the kernel releases it
+  when a run dies, so a killed run never leaves a stale lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import StoreBusyError, StoreError
+from .models import LOOKALIKE, POISON_FLAGS, Transfer
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x54524352  # "TRCR": marks the file as ours, so foreign SQLite files are refused
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE addresses (
+    address      TEXT PRIMARY KEY,
+    is_contract  INTEGER,            -- NULL: not checked
+    code_kind    TEXT,               -- eoa | contract | wallet-contract
+    hop          INTEGER,            -- distance from the nearest seed; NULL if never reached
+    reach_block  INTEGER,            -- first block at which traced value reached it
+    followed     INTEGER NOT NULL DEFAULT 0,
+    category     TEXT,               -- set by the tracer: seed, dex, service, poison, ...
+    flags        TEXT NOT NULL DEFAULT '',
+    first_run    INTEGER
+);
+CREATE TABLE transfers (
+    id          TEXT PRIMARY KEY,    -- tx_hash:kind:position
+    tx_hash     TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    position    TEXT NOT NULL,
+    log_index   INTEGER,
+    block       INTEGER NOT NULL,
+    timestamp   INTEGER NOT NULL,
+    from_addr   TEXT NOT NULL,
+    to_addr     TEXT NOT NULL,
+    token       TEXT NOT NULL,
+    asset       TEXT NOT NULL,
+    decimals    INTEGER NOT NULL,
+    amount      TEXT NOT NULL,       -- exact base units, decimal text
+    flags       TEXT NOT NULL DEFAULT '',
+    source      TEXT NOT NULL,
+    first_run   INTEGER
+);
+CREATE INDEX transfers_from ON transfers (from_addr, block);
+CREATE INDEX transfers_to ON transfers (to_addr, block);
+CREATE INDEX transfers_run ON transfers (first_run);
+CREATE TABLE cursors (
+    address      TEXT NOT NULL,
+    action       TEXT NOT NULL,      -- txlist | txlistinternal | tokentx (or a node's method)
+    scanned_from INTEGER NOT NULL,   -- blocks [scanned_from, scanned_to] are in the store
+    scanned_to   INTEGER NOT NULL,
+    run_id       INTEGER,
+    PRIMARY KEY (address, action)
+);
+CREATE TABLE runs (
+    id          INTEGER PRIMARY KEY,
+    started_at  REAL NOT NULL,
+    ended_at    REAL,
+    status      TEXT NOT NULL,       -- running | ok | failed | killed
+    params      TEXT NOT NULL,       -- JSON, never holds secrets
+    head_block  INTEGER,
+    requests    INTEGER,
+    new_transfers INTEGER,
+    new_addresses INTEGER,
+    followed_addresses INTEGER,
+    error       TEXT
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    scanned_from: int
+    scanned_to: int
+
+
+@dataclass(slots=True)
+class AddressRow:
+    address: str
+    is_contract: bool | None
+    code_kind: str | None
+    hop: int | None
+    reach_block: int | None
+    followed: bool
+    category: str | None
+    flags: str
+
+
+def _flags_text(flags: Iterable[str]) -> str:
+    return ",".join(sorted(flags))
+
+
+def _flags_set(text: str) -> set[str]:
+    return {f for f in text.split(",") if f}
+
+
+def transfer_from_row(row: sqlite3.Row) -> Transfer:
+    return Transfer(
+        tx_hash=row["tx_hash"],
+        kind=row["kind"],
+        position=row["position"],
+        block=row["block"],
+        timestamp=row["timestamp"],
+        from_addr=row["from_addr"],
+        to_addr=row["to_addr"],
+        token=row["token"],
+        asset=row["asset"],
+        decimals=row["decimals"],
+        amount=int(row["amount"]),
+        flags=frozenset(_flags_set(row["flags"])),
+        log_index=row["log_index"],
+    )
+
+
+class Store:
+    """A tracer case file. Open with Store.open(path)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path):
+        self.conn = conn
+        self.path = path
+        self._lock_fd: int | None = None
+
+    # ---- opening -----------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], create: bool = True) -> "Store":
+        p = Path(path)
+        if not p.parent.exists():
+            raise StoreError(f"cannot open store {p}: directory {p.parent} does not exist")
+        if p.is_dir():
+            raise StoreError(f"cannot open store {p}: it is a directory")
+        exists = p.exists() and p.stat().st_size > 0
+        if not exists and not create:
+            raise StoreError(f"no store at {p}: run `tracer trace` first")
+        if exists:
+            with open(p, "rb") as fh:
+                if fh.read(16) != b"SQLite format 3\x00":
+                    raise StoreError(f"{p} is not a tracer store (not an SQLite file); refusing to touch it")
+        try:
+            conn = sqlite3.connect(p, timeout=5.0, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{p} is not a usable tracer store ({exc}); refusing to touch it") from None
+        store = cls(conn, p)
+        if app_id == 0 and tables == 0:
+            store._create()
+        elif app_id != APPLICATION_ID:
+            conn.close()
+            raise StoreError(f"{p} is an SQLite file of another application; refusing to touch it")
+        else:
+            store._check_version()
+        conn.execute("PRAGMA foreign_keys=ON")
+        return store
+
+    def _create(self) -> None:
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.executescript(
+                "BEGIN IMMEDIATE;"
+                + _SCHEMA
+                + f"INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');"
+                + f"PRAGMA application_id={APPLICATION_ID};"
+                + "COMMIT;"
+            )
+        except sqlite3.DatabaseError as exc:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise StoreError(f"cannot create store {self.path}: {exc}") from None
+
+    def _check_version(self) -> None:
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            self.conn.execute("SELECT count(*) FROM transfers").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is a damaged tracer store ({exc})") from None
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer tracer (schema {version} > {SCHEMA_VERSION}); upgrade tracer"
+            )
+        if version < SCHEMA_VERSION:
+            raise StoreError(f"{self.path} has an unknown schema version {version}")
+
+    def close(self) -> None:
+        self.release_lock()
+        self.conn.close()
+
+    # ---- locking -----------------------------------------------------------------
+    def acquire_lock(self, wait_seconds: float = 3.0) -> None:
+        """Hold the store for one run; a second run waits briefly, then gives up clearly."""
+        lock_path = str(self.path) + ".lock"
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise StoreBusyError(
+                        f"store {self.path} is in use by another tracer run; try again when it finishes"
+                    ) from None
+                time.sleep(0.1)
+        self._lock_fd = fd
+
+    def release_lock(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # ---- runs --------------------------------------------------------------------
+    def start_run(self, params: dict) -> int:
+        with self.transaction() as c:
+            # A run that never ended was killed: say so instead of leaving it "running".
+            c.execute("UPDATE runs SET status='killed' WHERE status='running'")
+            cur = c.execute(
+                "INSERT INTO runs (started_at, status, params) VALUES (?, 'running', ?)",
+                (time.time(), json.dumps(params, sort_keys=True)),
+            )
+            return int(cur.lastrowid)
+
+    def finish_run(self, run_id: int, status: str, **counts: object) -> None:
+        cols = ", ".join(f"{k}=?" for k in counts)
+        with self.transaction() as c:
+            c.execute(
+                f"UPDATE runs SET ended_at=?, status=?{', ' + cols if cols else ''} WHERE id=?",
+                (time.time(), status, *counts.values(), run_id),
+            )
+
+    def runs(self) -> list[sqlite3.Row]:
+        return self.conn.execute("SELECT * FROM runs ORDER BY id").fetchall()
+
+    # ---- addresses ---------------------------------------------------------------
+    def address(self, address: str) -> AddressRow | None:
+        row = self.conn.execute("SELECT * FROM addresses WHERE address=?", (address,)).fetchone()
+        if row is None:
+            return None
+        return AddressRow(
+            address=row["address"],
+            is_contract=None if row["is_contract"] is None else bool(row["is_contract"]),
+            code_kind=row["code_kind"],
+            hop=row["hop"],
+            reach_block=row["reach_block"],
+            followed=bool(row["followed"]),
+            category=row["category"],
+            flags=row["flags"],
+        )
+
+    def all_addresses(self) -> dict[str, AddressRow]:
+        out = {}
+        for row in self.conn.execute("SELECT address FROM addresses"):
+            out[row[0]] = self.address(row[0])
+        return out
+
+    def ensure_address(self, address: str, run_id: int | None) -> bool:
+        """Insert if new; True when it was new."""
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO addresses (address, first_run) VALUES (?, ?)", (address, run_id)
+        )
+        return cur.rowcount > 0
+
+    def set_code(self, codes: dict[str, str]) -> None:
+        """Record code kinds (eoa | contract | wallet-contract) found for addresses."""
+        with self.transaction() as c:
+            for address, kind in codes.items():
+                c.execute("INSERT OR IGNORE INTO addresses (address) VALUES (?)", (address,))
+                c.execute(
+                    "UPDATE addresses SET is_contract=?, code_kind=? WHERE address=?",
+                    (0 if kind == "eoa" else 1, kind, address),
+                )
+
+    def code_kinds(self, addresses: Iterable[str]) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for a in addresses:
+            row = self.conn.execute("SELECT code_kind FROM addresses WHERE address=?", (a,)).fetchone()
+            out[a] = row[0] if row else None
+        return out
+
+    def set_trace_state(self, states: dict[str, tuple[int, int, str | None, bool]], run_id: int) -> int:
+        """Write (hop, reach_block, category, followed) for the addresses a trace reached.
+
+        Returns how many of them are new to the store.
+        """
+        new = 0
+        with self.transaction() as c:
+            for address, (hop, reach, category, followed) in states.items():
+                cur = c.execute(
+                    "INSERT OR IGNORE INTO addresses (address, first_run) VALUES (?, ?)", (address, run_id)
+                )
+                new += cur.rowcount
+                c.execute(
+                    "UPDATE addresses SET hop=?, reach_block=?, category=?, followed=MAX(followed, ?) "
+                    "WHERE address=?",
+                    (hop, reach, category, int(followed), address),
+                )
+        return new
+
+    def mark_followed(self, address: str) -> None:
+        self.conn.execute("UPDATE addresses SET followed=1 WHERE address=?", (address,))
+
+    # ---- cursors -----------------------------------------------------------------
+    def cursor(self, address: str, action: str) -> Cursor | None:
+        row = self.conn.execute(
+            "SELECT scanned_from, scanned_to FROM cursors WHERE address=? AND action=?", (address, action)
+        ).fetchone()
+        return Cursor(row[0], row[1]) if row else None
+
+    # ---- transfers ---------------------------------------------------------------
+    def commit_fetch(
+        self,
+        address: str,
+        transfers: list[Transfer],
+        cursors: dict[str, Cursor],
+        source: str,
+        run_id: int | None,
+    ) -> int:
+        """Store one address's fetched transfers and advance its cursors, atomically.
+
+        Returns the number of transfers new to the store.
+        """
+        with self.transaction() as c:
+            new = 0
+            for t in transfers:
+                cur = c.execute(
+                    "INSERT OR IGNORE INTO transfers (id, tx_hash, kind, position, log_index, block, timestamp,"
+                    " from_addr, to_addr, token, asset, decimals, amount, flags, source, first_run)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        t.key, t.tx_hash, t.kind, t.position, t.log_index, t.block, t.timestamp,
+                        t.from_addr, t.to_addr, t.token, t.asset, t.decimals, str(t.amount),
+                        _flags_text(t.flags), source, run_id,
+                    ),
+                )
+                new += cur.rowcount
+                if cur.rowcount == 0 and t.log_index is not None:
+                    c.execute(
+                        "UPDATE transfers SET log_index=? WHERE id=? AND log_index IS NULL", (t.log_index, t.key)
+                    )
+            for action, cur_ in cursors.items():
+                c.execute(
+                    "INSERT INTO cursors (address, action, scanned_from, scanned_to, run_id) VALUES (?,?,?,?,?)"
+                    " ON CONFLICT(address, action) DO UPDATE SET scanned_from=excluded.scanned_from,"
+                    " scanned_to=excluded.scanned_to, run_id=excluded.run_id",
+                    (address, action, cur_.scanned_from, cur_.scanned_to, run_id),
+                )
+            c.execute("INSERT OR IGNORE INTO addresses (address, first_run) VALUES (?, ?)", (address, run_id))
+            c.execute("UPDATE addresses SET followed=1 WHERE address=?", (address,))
+            self._refresh_lookalikes(c, address)
+        return new
+
+    def _refresh_lookalikes(self, c: sqlite3.Connection, address: str) -> None:
+        """Flag transfers whose counterparty imitates one of the address's real counterparties.
+
+        Poisoners generate addresses sharing the first and last hex digits
+        of a counterparty the victim really uses, hoping it gets copied from
+        the history. "Real" = moved value in a clean transfer, or was reached
+        by the trace. Recomputed over the address's whole stored history,
+        so a counterparty learned later still unmasks earlier spam.
+        """
+        rows = c.execute(
+            "SELECT id, from_addr, to_addr, amount, flags FROM transfers WHERE from_addr=? OR to_addr=?",
+            (address, address),
+        ).fetchall()
+        intrinsic = POISON_FLAGS - {LOOKALIKE}
+        genuine: set[str] = set()
+        for r in rows:
+            flags = _flags_set(r["flags"])
+            if int(r["amount"]) > 0 and not (flags & intrinsic):
+                genuine.add(r["to_addr"] if r["from_addr"] == address else r["from_addr"])
+        traced = {
+            r[0]
+            for r in c.execute(
+                "SELECT address FROM addresses WHERE hop IS NOT NULL AND address IN "
+                "(SELECT to_addr FROM transfers WHERE from_addr=? UNION SELECT from_addr FROM transfers WHERE to_addr=?)",
+                (address, address),
+            )
+        }
+        genuine |= traced
+        genuine.discard(address)
+        by_shape: dict[tuple[str, str], set[str]] = {}
+        for g in genuine:
+            by_shape.setdefault((g[2:6], g[-4:]), set()).add(g)
+        for r in rows:
+            other = r["to_addr"] if r["from_addr"] == address else r["from_addr"]
+            flags = _flags_set(r["flags"])
+            imitates = other not in genuine and bool(by_shape.get((other[2:6], other[-4:])))
+            if imitates != (LOOKALIKE in flags):
+                flags = flags | {LOOKALIKE} if imitates else flags - {LOOKALIKE}
+                c.execute("UPDATE transfers SET flags=? WHERE id=?", (_flags_text(flags), r["id"]))
+
+    def outflows(self, address: str, since_block: int = 0) -> list[Transfer]:
+        rows = self.conn.execute(
+            "SELECT * FROM transfers WHERE from_addr=? AND block>=? ORDER BY block, id", (address, since_block)
+        ).fetchall()
+        return [transfer_from_row(r) for r in rows]
+
+    def transfers_of(self, address: str) -> list[Transfer]:
+        rows = self.conn.execute(
+            "SELECT * FROM transfers WHERE from_addr=? OR to_addr=? ORDER BY block, id", (address, address)
+        ).fetchall()
+        return [transfer_from_row(r) for r in rows]
+
+    def counterparties(self, address: str) -> int:
+        row = self.conn.execute(
+            "SELECT count(*) FROM (SELECT to_addr AS a FROM transfers WHERE from_addr=?"
+            " UNION SELECT from_addr FROM transfers WHERE to_addr=?)",
+            (address, address),
+        ).fetchone()
+        return int(row[0])
+
+    def transfer_rows(self) -> Iterator[sqlite3.Row]:
+        yield from self.conn.execute("SELECT * FROM transfers ORDER BY block, id")
+
+    def count_transfers(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM transfers").fetchone()[0])
+
+    def new_transfers_of_run(self, run_id: int) -> list[Transfer]:
+        rows = self.conn.execute("SELECT * FROM transfers WHERE first_run=? ORDER BY block, id", (run_id,))
+        return [transfer_from_row(r) for r in rows]

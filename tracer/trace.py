@@ -1,0 +1,319 @@
+"""The tracer: decides what to follow, asks the source, keeps results in the store.
+
+Breadth-first from the seeds, hop by hop. What it follows, and why:
+- forward in time only: from an address, only outflows at or after the
+  block where traced value first reached it (earlier outflows were not
+  stolen money);
+- never poisoning: zero-value transfers, unregistered tokens (unless the
+  analyst asks), counterfeit tokens, and transfers to addresses that
+  imitate a real counterparty; they are kept in the store and the graph,
+  flagged, and their recipients are never queried;
+- contracts are endpoints (DEXes, tokens, bridges, unknown contracts),
+  except contract wallets (Safe proxies, EIP-7702 accounts);
+- known services and hubs (more counterparties than --max-degree) are
+  endpoints too: following an exchange's hot wallet drowns the trail.
+
+Every decision is re-derived from the store on each run, so a nightly
+rerun only fetches blocks after each address's cursor and then walks the
+same rules over old and new transfers alike.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+from . import codes
+from .errors import TracerError
+from .labels import SERVICE_CATEGORIES, label_for
+from .models import COUNTERFEIT, ETH, LOOKALIKE, UNVERIFIED_TOKEN, ZERO_VALUE, Transfer
+from .progress import NullProgress, Progress
+from .seeds import seed_index
+from .store import Cursor, Store
+from .tokens import lookup
+
+
+class Source(Protocol):
+    name: str
+    workers: int
+    actions: tuple[str, ...]
+
+    def head_block(self) -> int: ...
+    def get_code(self, address: str) -> str: ...
+    def fetch(self, action: str, address: str, start: int, end: int) -> list[Transfer]: ...
+    @property
+    def requests(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class TraceOptions:
+    hops: int = 3
+    min_value_wei: int = 0
+    max_degree: int = 1000
+    follow_unverified_tokens: bool = False
+    reorg_margin: int = 12
+
+
+@dataclass
+class HopSummary:
+    hop: int
+    addresses: int = 0
+    followed: int = 0
+    new_addresses: int = 0
+    new_transfers: int = 0
+
+
+@dataclass
+class NodeState:
+    hop: int
+    reach_block: int
+    category: str | None = None
+    followed: bool = False
+
+
+@dataclass
+class TraceResult:
+    run_id: int
+    head_block: int
+    seeds: list[str]
+    hops: list[HopSummary] = field(default_factory=list)
+    nodes: dict[str, NodeState] = field(default_factory=dict)
+    new_transfers: int = 0
+    new_addresses: int = 0
+    followed_addresses: int = 0
+    requests: int = 0
+    rate_limited: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "head_block": self.head_block,
+            "seeds": self.seeds,
+            "new_transfers": self.new_transfers,
+            "new_addresses": self.new_addresses,
+            "followed_addresses": self.followed_addresses,
+            "reached_addresses": len(self.nodes),
+            "requests": self.requests,
+            "rate_limited": self.rate_limited,
+            "seconds": round(self.seconds, 3),
+            "hops": [asdict(h) for h in self.hops],
+        }
+
+
+_NEVER_FOLLOW = frozenset({ZERO_VALUE, COUNTERFEIT, LOOKALIKE})
+
+
+class Tracer:
+    def __init__(self, store: Store, source: Source, options: TraceOptions, progress: Progress | None = None):
+        self.store = store
+        self.source = source
+        self.options = options
+        self.progress = progress or NullProgress()
+        self._seed_roles = {k: s.role for k, s in seed_index().items()}
+        self._run_id: int | None = None
+
+    # ---- edge and node rules ------------------------------------------------------------
+    def follows(self, t: Transfer) -> bool:
+        """Does traced value move along this transfer?"""
+        if t.flags & _NEVER_FOLLOW or t.from_addr == t.to_addr:
+            return False
+        if UNVERIFIED_TOKEN in t.flags:
+            return self.options.follow_unverified_tokens
+        if t.token == ETH:
+            return t.amount >= self.options.min_value_wei
+        token = lookup(t.token)
+        if token and token.eth_equivalent:
+            return t.amount * 10 ** (18 - token.decimals) >= self.options.min_value_wei
+        return t.amount > 0  # no price for other assets: any non-zero amount
+
+    def _category(self, address: str, is_seed: bool, code_kind: str | None) -> tuple[str, bool]:
+        """(category, whether its history is followed)."""
+        if is_seed:
+            return "seed", True
+        label = label_for(address)
+        if label and label.category in SERVICE_CATEGORIES:
+            return label.category, False
+        if code_kind == codes.CONTRACT:
+            return "contract", False
+        if code_kind == codes.WALLET_CONTRACT:
+            return "wallet-contract", True
+        if self._seed_roles.get(address) == "theft":
+            return "theft", True
+        return "eoa", True
+
+    # ---- the run --------------------------------------------------------------------------
+    def run(self, seeds: list[str], params: dict | None = None) -> TraceResult:
+        started = time.monotonic()
+        run_id = self.store.start_run(params or {})
+        self._run_id = run_id
+        result = TraceResult(run_id=run_id, head_block=-1, seeds=list(seeds))
+        previously_reached = {
+            r[0] for r in self.store.conn.execute("SELECT address FROM addresses WHERE hop IS NOT NULL")
+        }
+        pool = ThreadPoolExecutor(max_workers=self.source.workers, thread_name_prefix="fetch")
+        try:
+            result.head_block = self.source.head_block()
+            self._walk(seeds, result, pool)
+            new_by_hop = self._new_transfers_by_hop(run_id, result.nodes)
+            for h in result.hops:
+                h.new_transfers = new_by_hop.get(h.hop, 0)
+                h.new_addresses = sum(
+                    1 for a, n in result.nodes.items() if n.hop == h.hop and a not in previously_reached
+                )
+            result.new_transfers = sum(new_by_hop.values())
+            result.new_addresses = sum(h.new_addresses for h in result.hops)
+            result.requests = self.source.requests
+            result.rate_limited = getattr(getattr(self.source, "stats", None), "rate_limited", 0)
+            result.seconds = time.monotonic() - started
+            self.store.finish_run(
+                run_id, "ok", head_block=result.head_block, requests=result.requests,
+                new_transfers=result.new_transfers, new_addresses=result.new_addresses,
+                followed_addresses=result.followed_addresses,
+            )
+            return result
+        except BaseException as exc:
+            pool.shutdown(wait=True, cancel_futures=True)
+            message = str(exc) if isinstance(exc, TracerError) else type(exc).__name__
+            try:
+                self.store.finish_run(run_id, "failed", requests=self.source.requests, error=message[:500])
+            except Exception:
+                pass
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            self.progress.finish()
+
+    def _walk(self, seeds: list[str], result: TraceResult, pool: ThreadPoolExecutor) -> None:
+        nodes: dict[str, NodeState] = {s: NodeState(hop=0, reach_block=0) for s in seeds}
+        seed_set = set(seeds)
+        level = list(dict.fromkeys(seeds))
+        for hop in range(self.options.hops + 1):
+            if not level:
+                break
+            summary = HopSummary(hop=hop, addresses=len(level))
+            result.hops.append(summary)
+            code_kinds = self._ensure_codes(level, hop, pool)
+            to_follow: list[str] = []
+            for address in level:
+                node = nodes[address]
+                node.category, followable = self._category(address, address in seed_set, code_kinds.get(address))
+                if followable and hop < self.options.hops:
+                    to_follow.append(address)
+            self._fetch_histories(to_follow, nodes, result.head_block, hop, pool)
+            summary.followed = len(to_follow)
+            result.followed_addresses += len(to_follow)
+            next_level: dict[str, int] = {}
+            for address in to_follow:
+                node = nodes[address]
+                node.followed = True
+                if address not in seed_set and self.store.counterparties(address) > self.options.max_degree:
+                    node.category = "service"  # a hub: an exchange or other service, not a wallet
+                    continue
+                for t in self.store.outflows(address, since_block=node.reach_block):
+                    if not self.follows(t):
+                        continue
+                    recipient = t.to_addr
+                    if recipient in nodes:
+                        continue
+                    if recipient not in next_level or t.block < next_level[recipient]:
+                        next_level[recipient] = t.block
+            for address, reach in next_level.items():
+                nodes[address] = NodeState(hop=hop + 1, reach_block=reach)
+            level = list(next_level)
+        result.nodes = nodes
+        self.store.set_trace_state(
+            {a: (n.hop, n.reach_block, n.category, n.followed) for a, n in nodes.items()}, result.run_id
+        )
+
+    # ---- fetching ---------------------------------------------------------------------------
+    def _ensure_codes(self, addresses: list[str], hop: int, pool: ThreadPoolExecutor) -> dict[str, str | None]:
+        known = self.store.code_kinds(addresses)
+        missing = [a for a, kind in known.items() if kind is None]
+        if missing:
+            self.progress.start_stage(f"hop {hop}: checking code", len(missing))
+            found: dict[str, str] = {}
+            futures = {pool.submit(self.source.get_code, a): a for a in missing}
+            try:
+                for fut in _as_completed(futures):
+                    found[futures[fut]] = codes.classify_code(fut.result())
+                    self.progress.advance()
+                    self.progress.set_requests(self.source.requests)
+            finally:
+                if found:
+                    self.store.set_code(found)
+            known.update(found)
+        return known
+
+    def _plan(self, address: str, reach: int, head: int) -> tuple[list[tuple[str, int, int]], dict[str, Cursor]]:
+        """Which block ranges of which actions to fetch, and the cursors once they are stored."""
+        tasks: list[tuple[str, int, int]] = []
+        cursors: dict[str, Cursor] = {}
+        for action in self.source.actions:
+            cur = self.store.cursor(address, action)
+            if cur is None:
+                tasks.append((action, reach, head))
+                cursors[action] = Cursor(reach, head)
+                continue
+            if reach < cur.scanned_from:
+                tasks.append((action, reach, cur.scanned_from - 1))
+            start = max(cur.scanned_from, cur.scanned_to - self.options.reorg_margin + 1)
+            if start <= head:
+                tasks.append((action, start, head))
+            cursors[action] = Cursor(min(reach, cur.scanned_from), max(head, cur.scanned_to))
+        return tasks, cursors
+
+    def _fetch_histories(
+        self, addresses: list[str], nodes: dict[str, NodeState], head: int, hop: int, pool: ThreadPoolExecutor
+    ) -> None:
+        """Fetch every address's new blocks concurrently; store each address atomically when complete."""
+        if not addresses:
+            return
+        self.progress.start_stage(f"hop {hop}: fetching histories", len(addresses))
+        pending: dict[str, int] = {}
+        collected: dict[str, list[Transfer]] = defaultdict(list)
+        cursors: dict[str, dict[str, Cursor]] = {}
+        futures: dict[Future, str] = {}
+        for address in addresses:
+            tasks, cursors[address] = self._plan(address, nodes[address].reach_block, head)
+            pending[address] = len(tasks)
+            for action, start, end in tasks:
+                futures[pool.submit(self.source.fetch, action, address, start, end)] = address
+            if not tasks:
+                self._commit(address, [], cursors[address])
+        for fut in _as_completed(futures):
+            address = futures[fut]
+            collected[address].extend(fut.result())
+            pending[address] -= 1
+            self.progress.set_requests(self.source.requests)
+            if pending[address] == 0:
+                self._commit(address, collected.pop(address), cursors[address])
+
+    def _commit(self, address: str, transfers: list[Transfer], cursors: dict[str, Cursor]) -> None:
+        unique = {t.key: t for t in transfers}  # ranges of one fetch may overlap at the margin
+        self.store.commit_fetch(address, list(unique.values()), cursors, self.source.name, self._run_id)
+        self.progress.advance()
+
+    def _new_transfers_by_hop(self, run_id: int, nodes: dict[str, NodeState]) -> dict[int, int]:
+        counts: dict[int, int] = defaultdict(int)
+        for t in self.store.new_transfers_of_run(run_id):
+            owner = nodes.get(t.from_addr) or nodes.get(t.to_addr)
+            if owner is not None:
+                counts[owner.hop] += 1
+        return dict(counts)
+
+
+def _as_completed(futures: dict[Future, str]):
+    """as_completed that cancels what is left as soon as one task fails."""
+    remaining = set(futures)
+    while remaining:
+        done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+        for fut in done:
+            if fut.exception() is not None:
+                for other in remaining:
+                    other.cancel()
+                raise fut.exception()
+            yield fut
