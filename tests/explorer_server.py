@@ -124,7 +124,7 @@ class ExplorerServer:
             fault = self.faults.popleft() if self.faults else None
         if self.latency:
             time.sleep(self.latency)
-        if fault:
+        if fault and fault != "ok":  # "ok": answer normally (to place a fault after N good answers)
             return self._fault(h, fault)
         if self._over_rate():
             return self._json(h, {"status": "0", "message": "NOTOK", "result": "Max calls per sec rate limit reached (5/sec)"})

@@ -143,3 +143,30 @@ def test_export_formats(traced, db_path, tmp_path, fmt):
         import json
         doc = json.loads(out.read_text())
         assert len(doc["edges"]) == graph.number_of_edges()
+
+
+def test_contract_wallets_are_followed_and_other_contracts_are_not(fixture_chain, db_path):
+    from explorer_server import ExplorerServer
+    from test_codes import SAFE_PROXY
+
+    fixture_chain.code[HOP1_CONSOLIDATION] = SAFE_PROXY  # as if the consolidation wallet were a Safe
+    fixture_chain.code[HOP1_CMETH] = "0x6080604052348015600f57600080fd5b50"  # an ordinary contract
+    with ExplorerServer(fixture_chain) as server:
+        trace(server, db_path)
+        queried = {q["address"] for q in server.log if q.get("module") == "account"}
+    assert HOP1_CONSOLIDATION in queried and HOP1_CMETH not in queried
+    store = Store.open(db_path)
+    assert store.address(HOP1_CONSOLIDATION).category == "wallet-contract"
+    assert store.address(HOP1_CMETH).category == "contract"
+    assert store.address(HOP2_FORWARD).hop == 2  # reached through the Safe
+    store.close()
+
+
+def test_hubs_are_services_not_wallets(explorer, db_path):
+    summary = trace(explorer, db_path, "--max-degree", "5")
+    store = Store.open(db_path)
+    hub = store.address(HOP1_CONSOLIDATION)  # 6 clean counterparties; its poisoning spam does not count
+    assert hub.category == "service"
+    assert store.address(HOP2_FORWARD) is None or store.address(HOP2_FORWARD).hop is None
+    store.close()
+    assert [h["hop"] for h in summary["hops"]] == [0, 1]  # nothing beyond the hub

@@ -436,9 +436,10 @@ class Store:
         return [transfer_from_row(r) for r in rows]
 
     def counterparties(self, address: str) -> int:
+        """Distinct counterparties in clean transfers: poisoning spam must not make a wallet look like a hub."""
         row = self.conn.execute(
-            "SELECT count(*) FROM (SELECT to_addr AS a FROM transfers WHERE from_addr=?"
-            " UNION SELECT from_addr FROM transfers WHERE to_addr=?)",
+            "SELECT count(*) FROM (SELECT to_addr AS a FROM transfers WHERE from_addr=? AND flags=''"
+            " UNION SELECT from_addr FROM transfers WHERE to_addr=? AND flags='')",
             (address, address),
         ).fetchone()
         return int(row[0])
