@@ -14,11 +14,18 @@ import time
 from collections.abc import Callable
 
 
+# Starts spaced exactly 1/rate apart arrive with a few milliseconds of jitter,
+# so a server counting calls per sliding second sees rate+1 in some windows and
+# answers "rate limit". Spacing them 3% wider costs 3% of throughput and removes
+# nearly all of those refusals (each of which costs a retry and a pause).
+SAFETY = 1.03
+
+
 class Pacer:
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic, sleep=time.sleep):
         if rate <= 0:
             raise ValueError("rate must be positive")
-        self.interval = 1.0 / rate
+        self.interval = SAFETY / rate
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()

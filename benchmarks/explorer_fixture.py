@@ -1,0 +1,66 @@
+"""Benchmark: trace the real Bybit fixture through a local Etherscan-shaped server with added latency.
+
+Measures what the analyst waits for against a rate-limited public API:
+requests sent, wall time, achieved request rate, and rate-limit answers.
+
+    .venv/bin/python benchmarks/explorer_fixture.py --rate 5 --latency 0.2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from explorer_server import FIXTURES, Chain, ExplorerServer  # noqa: E402
+
+SEED = "0x47666Fab8bd0Ac7003bce3f5C3585383F09486E2"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rate", type=float, default=5.0, help="tracer --rate (calls/s)")
+    ap.add_argument("--latency", type=float, default=0.2, help="seconds the server adds to every answer")
+    ap.add_argument("--server-limit", type=float, default=None,
+                    help="calls/s the server allows before answering Etherscan's rate-limit body (default: rate)")
+    ap.add_argument("--hops", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "explorer_fixture.json")
+    args = ap.parse_args()
+    if not (FIXTURES / "etherscan").exists():
+        sys.exit(f"fixtures not found at {FIXTURES}")
+    chain = Chain.from_fixtures()
+    limit = args.server_limit if args.server_limit is not None else args.rate
+    with ExplorerServer(chain, latency=args.latency, rate_limit=limit) as server, tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.db"
+        cmd = [sys.executable, "-c", "import cli; cli.main()", "trace", SEED, "--db", str(db),
+               "--explorer-url", server.url, "--rate", str(args.rate), "--hops", str(args.hops), "--json", "--quiet"]
+        t0 = time.monotonic()
+        run = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        wall = time.monotonic() - t0
+        if run.returncode != 0:
+            sys.exit(f"trace failed: {run.stderr.strip()}")
+        summary = json.loads(run.stdout)
+        result = {
+            "rate": args.rate, "latency_s": args.latency, "server_limit": limit, "hops": args.hops,
+            "requests": summary["requests"], "server_saw": len(server.log),
+            "server_rate_limited": server.rate_limited, "client_rate_limited": summary["rate_limited"],
+            "followed_addresses": summary["followed_addresses"], "reached_addresses": summary["reached_addresses"],
+            "trace_seconds": summary["seconds"], "wall_seconds": round(wall, 2),
+            "achieved_rate": round(summary["requests"] / summary["seconds"], 2),
+        }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    width = max(len(k) for k in result)
+    for k, v in result.items():
+        print(f"{k:<{width}}  {v}")
+
+
+if __name__ == "__main__":
+    main()
