@@ -240,20 +240,25 @@ class ExplorerClient:
             if status == "0":
                 if any(m in text.lower() for m in _EMPTY_MARKERS) and result in ([], None, ""):
                     return {"status": "1", "result": []}
-                if _is_quota(text):
-                    raise QuotaError(f"explorer {self._host} refused: {_clean(text)}")
-                if _is_rate_limit(text):
-                    attempts += 1
-                    self._back_off(attempts)
-                    continue
-                if "timeout" in text.lower() or "temporarily" in text.lower():
-                    attempts += 1
-                    if attempts > self.retries:
-                        raise SourceError(f"explorer {self._host} failed: {_clean(text)}")
-                    self._sleep(min(self.backoff * 2 ** (attempts - 1), 30.0))
+                attempts += 1
+                if self._retry_refusal(text, attempts):
                     continue
                 raise SourceError(f"explorer {self._host} answered an error: {_clean(text)}")
             raise MalformedResponseError(f"explorer {self._host} answered without a valid status field")
+
+    def _retry_refusal(self, text: str, attempts: int) -> bool:
+        """A status "0" answer: raise if final, wait and return True if worth asking again."""
+        if _is_quota(text):
+            raise QuotaError(f"explorer {self._host} refused: {_clean(text)}")
+        if _is_rate_limit(text):
+            self._back_off(attempts)
+            return True
+        if "timeout" in text.lower() or "temporarily" in text.lower():
+            if attempts > self.retries:
+                raise SourceError(f"explorer {self._host} failed: {_clean(text)}")
+            self._sleep(min(self.backoff * 2 ** (attempts - 1), 30.0))
+            return True
+        return False
 
     def _proxy(self, action: str, **params: Any) -> str:
         attempts = 0
@@ -266,11 +271,8 @@ class ExplorerClient:
             result = body.get("result")
             if body.get("status") == "0" or (isinstance(result, str) and not result.startswith("0x")):
                 text = f"{body.get('message', '')} {result}"
-                if _is_quota(text):
-                    raise QuotaError(f"explorer {self._host} refused: {_clean(text)}")
-                if _is_rate_limit(text):
-                    attempts += 1
-                    self._back_off(attempts)
+                attempts += 1
+                if self._retry_refusal(text, attempts):
                     continue
                 raise SourceError(f"explorer {self._host} {action} failed: {_clean(text)}")
             if not isinstance(result, str):
