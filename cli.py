@@ -159,6 +159,7 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
         if graphml_path:
             export(build_graph(store), "graphml", graphml_path)
     finally:
+        source.close()
         store.close()
     if as_json:
         click.echo(json.dumps(result.to_json()))

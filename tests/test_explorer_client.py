@@ -25,9 +25,9 @@ def test_endpoint_defaults():
 
 
 def test_small_pages_by_block_cursor_give_the_same_transfers_as_one_page(explorer):
-    whole = client(explorer).fetch("tokentx", EXPLOITER, 0, 99_999_999)
+    whole = client(explorer).fetch_range("tokentx", EXPLOITER, 0, 99_999_999)
     paged_client = client(explorer, page_size=7)
-    paged = paged_client.fetch("tokentx", EXPLOITER, 0, 99_999_999)
+    paged = paged_client.fetch_range("tokentx", EXPLOITER, 0, 99_999_999)
     assert [t.key for t in paged] == [t.key for t in whole]
     assert len(whole) == 208
     calls = [q for q in explorer.log if q.get("offset") == "7"]
@@ -43,12 +43,12 @@ def test_a_block_fuller_than_a_page_is_walked_by_page_number(explorer):
     rows = [r for r in explorer.chain.records["tokentx"] if r["hash"].startswith("0x4159e391")]
     assert len(rows) > 3 and len({r["blockNumber"] for r in rows}) == 1
     block = int(rows[0]["blockNumber"])
-    got = client(explorer, page_size=3).fetch("tokentx", EXPLOITER, block, block)
+    got = client(explorer, page_size=3).fetch_range("tokentx", EXPLOITER, block, block)
     assert len(got) == len(rows)
 
 
 def test_no_transactions_found_is_an_empty_result(explorer):
-    assert client(explorer).fetch("txlistinternal", EXPLOITER, 0, 99_999_999) == []
+    assert client(explorer).fetch_range("txlistinternal", EXPLOITER, 0, 99_999_999) == []
 
 
 def test_head_block_and_code(explorer):
@@ -67,7 +67,7 @@ def test_api_key_and_chain_id_are_sent(explorer):
 def test_transient_faults_are_retried_and_recovered(explorer, fault):
     explorer.faults.extend([fault, fault])
     c = client(explorer, timeout=0.5)
-    transfers = c.fetch("txlist", EXPLOITER, 0, 99_999_999)
+    transfers = c.fetch_range("txlist", EXPLOITER, 0, 99_999_999)
     assert len(transfers) == 41  # 40 x 10,000 ETH and 1 ETH; zero-value calls are not transfers
     assert c.stats.requests == 3
 
@@ -83,7 +83,7 @@ def test_final_errors_stop_at_once_with_a_clear_message(explorer, fault, error, 
     explorer.faults.append(fault)
     c = client(explorer, api_key="SECRET123")
     with pytest.raises(error, match=text) as exc:
-        c.fetch("txlist", EXPLOITER, 0, 99_999_999)
+        c.fetch_range("txlist", EXPLOITER, 0, 99_999_999)
     assert "SECRET123" not in str(exc.value)
     assert c.stats.requests == 1
 
@@ -100,7 +100,7 @@ def test_endless_rate_limiting_is_a_clear_error(explorer):
     explorer.faults.extend(["ratelimit"] * 10)
     c = client(explorer, rate_limit_retries=2)
     with pytest.raises(RateLimitError, match="rate limit"):
-        c.fetch("txlist", EXPLOITER, 0, 99_999_999)
+        c.fetch_range("txlist", EXPLOITER, 0, 99_999_999)
 
 
 def test_unreachable_explorer_is_a_clear_error():

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
 
 from . import codes
 from .errors import TracerError
@@ -32,20 +30,9 @@ from .labels import SERVICE_CATEGORIES, label_for
 from .models import COUNTERFEIT, ETH, LOOKALIKE, UNVERIFIED_TOKEN, ZERO_VALUE, Transfer
 from .progress import NullProgress, Progress
 from .seeds import seed_index
+from .sources.base import FetchTask, Source
 from .store import Cursor, Store
 from .tokens import lookup
-
-
-class Source(Protocol):
-    name: str
-    workers: int
-    actions: tuple[str, ...]
-
-    def head_block(self) -> int: ...
-    def get_code(self, address: str) -> str: ...
-    def fetch(self, action: str, address: str, start: int, end: int) -> list[Transfer]: ...
-    @property
-    def requests(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -154,10 +141,9 @@ class Tracer:
         previously_reached = {
             r[0] for r in self.store.conn.execute("SELECT address FROM addresses WHERE hop IS NOT NULL")
         }
-        pool = ThreadPoolExecutor(max_workers=self.source.workers, thread_name_prefix="fetch")
         try:
             result.head_block = self.source.head_block()
-            self._walk(seeds, result, pool)
+            self._walk(seeds, result)
             new_by_hop = self._new_transfers_by_hop(run_id, result.nodes)
             for h in result.hops:
                 h.new_transfers = new_by_hop.get(h.hop, 0)
@@ -167,7 +153,7 @@ class Tracer:
             result.new_transfers = sum(new_by_hop.values())
             result.new_addresses = sum(h.new_addresses for h in result.hops)
             result.requests = self.source.requests
-            result.rate_limited = getattr(getattr(self.source, "stats", None), "rate_limited", 0)
+            result.rate_limited = self.source.rate_limited
             result.seconds = time.monotonic() - started
             self.store.finish_run(
                 run_id, "ok", head_block=result.head_block, requests=result.requests,
@@ -176,7 +162,6 @@ class Tracer:
             )
             return result
         except BaseException as exc:
-            pool.shutdown(wait=True, cancel_futures=True)
             message = str(exc) if isinstance(exc, TracerError) else type(exc).__name__
             try:
                 self.store.finish_run(run_id, "failed", requests=self.source.requests, error=message[:500])
@@ -184,10 +169,9 @@ class Tracer:
                 pass
             raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
             self.progress.finish()
 
-    def _walk(self, seeds: list[str], result: TraceResult, pool: ThreadPoolExecutor) -> None:
+    def _walk(self, seeds: list[str], result: TraceResult) -> None:
         nodes: dict[str, NodeState] = {s: NodeState(hop=0, reach_block=0) for s in seeds}
         seed_set = set(seeds)
         level = list(dict.fromkeys(seeds))
@@ -196,14 +180,14 @@ class Tracer:
                 break
             summary = HopSummary(hop=hop, addresses=len(level))
             result.hops.append(summary)
-            code_kinds = self._ensure_codes(level, hop, pool)
+            code_kinds = self._ensure_codes(level, hop)
             to_follow: list[str] = []
             for address in level:
                 node = nodes[address]
                 node.category, followable = self._category(address, address in seed_set, code_kinds.get(address))
                 if followable and hop < self.options.hops:
                     to_follow.append(address)
-            self._fetch_histories(to_follow, nodes, result.head_block, hop, pool)
+            self._fetch_histories(to_follow, nodes, result.head_block, hop)
             summary.followed = len(to_follow)
             result.followed_addresses += len(to_follow)
             next_level: dict[str, int] = {}
@@ -230,16 +214,15 @@ class Tracer:
         )
 
     # ---- fetching ---------------------------------------------------------------------------
-    def _ensure_codes(self, addresses: list[str], hop: int, pool: ThreadPoolExecutor) -> dict[str, str | None]:
+    def _ensure_codes(self, addresses: list[str], hop: int) -> dict[str, str | None]:
         known = self.store.code_kinds(addresses)
         missing = [a for a, kind in known.items() if kind is None]
         if missing:
             self.progress.start_stage(f"hop {hop}: checking code", len(missing))
             found: dict[str, str] = {}
-            futures = {pool.submit(self.source.get_code, a): a for a in missing}
             try:
-                for fut in _as_completed(futures):
-                    found[futures[fut]] = codes.classify_code(fut.result())
+                for address, code in self.source.codes(missing):
+                    found[address] = codes.classify_code(code)
                     self.progress.advance()
                     self.progress.set_requests(self.source.requests)
             finally:
@@ -248,49 +231,45 @@ class Tracer:
             known.update(found)
         return known
 
-    def _plan(self, address: str, reach: int, head: int) -> tuple[list[tuple[str, int, int]], dict[str, Cursor]]:
-        """Which block ranges of which actions to fetch, and the cursors once they are stored."""
-        tasks: list[tuple[str, int, int]] = []
+    def _plan(self, address: str, reach: int, head: int) -> tuple[list[FetchTask], dict[str, Cursor]]:
+        """Which block ranges of which histories to fetch, and the cursors once they are stored."""
+        tasks: list[FetchTask] = []
         cursors: dict[str, Cursor] = {}
         for action in self.source.actions:
             cur = self.store.cursor(address, action)
             if cur is None:
-                tasks.append((action, reach, head))
+                tasks.append(FetchTask(address, action, reach, head))
                 cursors[action] = Cursor(reach, head)
                 continue
             if reach < cur.scanned_from:
-                tasks.append((action, reach, cur.scanned_from - 1))
+                tasks.append(FetchTask(address, action, reach, cur.scanned_from - 1))
             start = max(cur.scanned_from, cur.scanned_to - self.options.reorg_margin + 1)
             if start <= head:
-                tasks.append((action, start, head))
+                tasks.append(FetchTask(address, action, start, head))
             cursors[action] = Cursor(min(reach, cur.scanned_from), max(head, cur.scanned_to))
         return tasks, cursors
 
-    def _fetch_histories(
-        self, addresses: list[str], nodes: dict[str, NodeState], head: int, hop: int, pool: ThreadPoolExecutor
-    ) -> None:
-        """Fetch every address's new blocks concurrently; store each address atomically when complete."""
+    def _fetch_histories(self, addresses: list[str], nodes: dict[str, NodeState], head: int, hop: int) -> None:
+        """Fetch every address's new blocks; store each address atomically as soon as it is complete."""
         if not addresses:
             return
         self.progress.start_stage(f"hop {hop}: fetching histories", len(addresses))
         pending: dict[str, int] = {}
         collected: dict[str, list[Transfer]] = defaultdict(list)
         cursors: dict[str, dict[str, Cursor]] = {}
-        futures: dict[Future, str] = {}
+        all_tasks: list[FetchTask] = []
         for address in addresses:
             tasks, cursors[address] = self._plan(address, nodes[address].reach_block, head)
             pending[address] = len(tasks)
-            for action, start, end in tasks:
-                futures[pool.submit(self.source.fetch, action, address, start, end)] = address
+            all_tasks.extend(tasks)
             if not tasks:
                 self._commit(address, [], cursors[address])
-        for fut in _as_completed(futures):
-            address = futures[fut]
-            collected[address].extend(fut.result())
-            pending[address] -= 1
+        for task, transfers in self.source.fetch(all_tasks):
+            collected[task.address].extend(transfers)
+            pending[task.address] -= 1
             self.progress.set_requests(self.source.requests)
-            if pending[address] == 0:
-                self._commit(address, collected.pop(address), cursors[address])
+            if pending[task.address] == 0:
+                self._commit(task.address, collected.pop(task.address), cursors[task.address])
 
     def _commit(self, address: str, transfers: list[Transfer], cursors: dict[str, Cursor]) -> None:
         unique = {t.key: t for t in transfers}  # ranges of one fetch may overlap at the margin
@@ -304,16 +283,3 @@ class Tracer:
             if owner is not None:
                 counts[owner.hop] += 1
         return dict(counts)
-
-
-def _as_completed(futures: dict[Future, str]):
-    """as_completed that cancels what is left as soon as one task fails."""
-    remaining = set(futures)
-    while remaining:
-        done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-        for fut in done:
-            if fut.exception() is not None:
-                for other in remaining:
-                    other.cancel()
-                raise fut.exception()
-            yield fut

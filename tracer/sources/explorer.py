@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +32,7 @@ import requests
 from ..errors import MalformedResponseError, QuotaError, RateLimitError, SourceError
 from ..models import Transfer
 from ..records import parse_rows
+from .base import FetchTask
 from .pacing import Pacer
 
 ETHERSCAN_V2 = "https://api.etherscan.io/v2/api"
@@ -141,10 +143,41 @@ class ExplorerClient:
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._host = urlsplit(endpoint.url).hostname or endpoint.url
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def requests(self) -> int:
         return self.stats.requests
+
+    @property
+    def rate_limited(self) -> int:
+        return self.stats.rate_limited
+
+    def _run(self, fn, items: list) -> Iterator:
+        """Run fn over items on the worker pool; yield (item, result) as each completes."""
+        if not items:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="explorer")
+        futures = {self._pool.submit(fn, item): item for item in items}
+        try:
+            for fut in as_completed(futures):
+                yield futures[fut], fut.result()
+        finally:
+            for fut in futures:
+                fut.cancel()
+
+    def codes(self, addresses: list[str]) -> Iterator[tuple[str, str]]:
+        yield from self._run(self.get_code, addresses)
+
+    def fetch(self, tasks: list[FetchTask]) -> Iterator[tuple[FetchTask, list[Transfer]]]:
+        yield from self._run(lambda t: self.fetch_range(t.action, t.address, t.start, t.end), tasks)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._session.close()
 
     # ---- one HTTP call, with the retry policy -------------------------------------------
     def _call(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -292,7 +325,7 @@ class ExplorerClient:
             raise MalformedResponseError(f"explorer {self._host} eth_getCode: not hex bytes")
         return code.lower()
 
-    def fetch(self, action: str, address: str, start: int, end: int) -> list[Transfer]:
+    def fetch_range(self, action: str, address: str, start: int, end: int) -> list[Transfer]:
         """All `action` records of `address` in blocks [start, end], as Transfers.
 
         Paged by block cursor; see the module docstring for why.

@@ -1,0 +1,64 @@
+"""What the tracer asks of a source, whatever it is (explorer API, JSON-RPC node, or both)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..models import Transfer
+
+
+@dataclass(frozen=True, slots=True)
+class FetchTask:
+    """Blocks [start, end] of one kind of history ("action") of one address."""
+
+    address: str
+    action: str
+    start: int
+    end: int
+
+
+class Source(Protocol):
+    name: str
+    actions: tuple[str, ...]  # the histories it keeps cursors for, e.g. txlist/txlistinternal/tokentx
+
+    @property
+    def requests(self) -> int: ...
+
+    @property
+    def rate_limited(self) -> int: ...
+
+    def head_block(self) -> int: ...
+
+    def codes(self, addresses: list[str]) -> Iterator[tuple[str, str]]:
+        """(address, code hex) as each is known."""
+        ...
+
+    def fetch(self, tasks: list[FetchTask]) -> Iterator[tuple[FetchTask, list[Transfer]]]:
+        """Each task with its transfers, as tasks complete (in any order).
+
+        A source may answer many tasks with one query (a node takes the whole
+        frontier at once); the tracer only needs to know when each is done.
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+def in_task(t: Transfer, task: FetchTask) -> bool:
+    return task.start <= t.block <= task.end and task.address in (t.from_addr, t.to_addr)
+
+
+def group_by_task(transfers: Iterable[Transfer], tasks: list[FetchTask]) -> dict[FetchTask, list[Transfer]]:
+    """Hand each transfer to every task (address and block range) it belongs to."""
+    by_address: dict[str, list[FetchTask]] = {}
+    for task in tasks:
+        by_address.setdefault(task.address, []).append(task)
+    out: dict[FetchTask, list[Transfer]] = {task: [] for task in tasks}
+    for t in transfers:
+        for side in {t.from_addr, t.to_addr}:
+            for task in by_address.get(side, ()):
+                if task.start <= t.block <= task.end:
+                    out[task].append(t)
+    return out
