@@ -101,10 +101,21 @@ def _seed_json(s) -> dict:
               help="An address with more counterparties is a service: recorded, not followed.")
 @click.option("--follow-unverified-tokens", is_flag=True, help="Also follow tokens not in the registry.")
 @_db_option
+@click.option("--source", "source_mode", type=click.Choice(["auto", "rpc", "explorer"]), default="auto",
+              show_default=True, help="auto: a node if --rpc-url is set (with the explorer for what it lacks), "
+                                      "else the explorer.")
+@click.option("--rpc-url", envvar="TRACER_RPC_URL", help="Ethereum JSON-RPC URL (env TRACER_RPC_URL).")
+@click.option("--rpc-rate", default=25.0, show_default=True, type=click.FloatRange(0.1, 10000),
+              help="HTTP requests per second to the node.")
+@click.option("--chunk-size", default=500, show_default=True, type=click.IntRange(1, 100000),
+              help="Addresses per eth_getLogs / trace_filter query.")
+@click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 10000),
+              help="Calls per JSON-RPC batch.")
 @click.option("--explorer-url", envvar="TRACER_EXPLORER_URL",
               help="Etherscan-compatible API URL (env TRACER_EXPLORER_URL). Default: Etherscan V2 with "
                    "ETHERSCAN_API_KEY, else Blockscout.")
-@click.option("--chain-id", default=1, show_default=True, type=click.IntRange(1), help="Chain id for Etherscan V2.")
+@click.option("--chain-id", default=1, show_default=True, type=click.IntRange(1),
+              help="Chain id (Etherscan V2 chainid; checked against the node's eth_chainId).")
 @click.option("--rate", type=click.FloatRange(0.1, 1000), help="Calls per second (default 3 Etherscan, 5 Blockscout).")
 @click.option("--page-size", default=10000, show_default=True, type=click.IntRange(1, 10000),
               help="Records per explorer page.")
@@ -115,8 +126,9 @@ def _seed_json(s) -> dict:
 @click.option("--graphml", "graphml_path", type=click.Path(dir_okay=False), help="Also write the graph as GraphML.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with what is new.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_tokens, db_path, explorer_url,
-          chain_id, rate, page_size, timeout, retries, reorg_margin, graphml_path, as_json, quiet) -> None:
+def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_tokens, db_path, source_mode, rpc_url,
+          rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate, page_size, timeout, retries, reorg_margin,
+          graphml_path, as_json, quiet) -> None:
     """Trace ADDRESSES (or a --case) hop by hop and keep the result in the store.
 
     Rerun the same command to fetch only what is new since the last run.
@@ -125,7 +137,7 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
     from tracer.models import parse_eth_amount
     from tracer.progress import make_progress
     from tracer.seeds import trace_starts_for_case
-    from tracer.sources.explorer import ExplorerClient, choose_endpoint
+    from tracer.sources.select import SourceSettings, make_source
     from tracer.store import Store
     from tracer.trace import TraceOptions, Tracer
 
@@ -141,18 +153,25 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
         raise InputError(f"--min-value: {exc}") from None
     if graphml_path and not Path(graphml_path).resolve().parent.exists():
         raise InputError(f"--graphml: directory {Path(graphml_path).parent} does not exist")
-    api_key = os.environ.get("ETHERSCAN_API_KEY") or None
-    endpoint = choose_endpoint(api_key, explorer_url, chain_id)
-    source = ExplorerClient(endpoint, api_key=api_key, rate=rate, timeout=timeout, retries=retries,
-                            page_size=page_size)
+    settings = SourceSettings(
+        mode=source_mode, rpc_url=rpc_url, explorer_url=explorer_url,
+        api_key=os.environ.get("ETHERSCAN_API_KEY") or None, chain_id=chain_id, rate=rate, rpc_rate=rpc_rate,
+        timeout=timeout, retries=retries, page_size=page_size, chunk_size=chunk_size, batch_size=batch_size,
+    )
+    source = make_source(settings, warn=lambda msg: click.echo(f"tracer: warning: {msg}", err=True))
     options = TraceOptions(hops=hops, min_value_wei=min_value_wei, max_degree=max_degree,
                            follow_unverified_tokens=follow_unverified_tokens, reorg_margin=reorg_margin)
     params = {
         "seeds": starts, "case": case_name, "hops": hops, "min_value_wei": str(min_value_wei),
         "max_degree": max_degree, "follow_unverified_tokens": follow_unverified_tokens,
-        "source": endpoint.name, "rate": source.rate, "page_size": page_size, "reorg_margin": reorg_margin,
+        "source": source.name, "rate": rate, "rpc_rate": rpc_rate, "page_size": page_size,
+        "chunk_size": chunk_size, "reorg_margin": reorg_margin,
     }
-    store = Store.open(db_path)
+    try:
+        store = Store.open(db_path)
+    except BaseException:
+        source.close()
+        raise
     try:
         store.acquire_lock()
         result = Tracer(store, source, options, make_progress(quiet)).run(starts, params)

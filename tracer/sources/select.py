@@ -1,0 +1,51 @@
+"""Which source a trace uses: --source auto|rpc|explorer with what is configured."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import InputError
+from .combined import CombinedSource
+from .explorer import ExplorerClient, choose_endpoint
+from .jsonrpc import JsonRpcClient
+from .node import NodeSource
+
+
+@dataclass
+class SourceSettings:
+    mode: str = "auto"  # auto | rpc | explorer
+    rpc_url: str | None = None
+    explorer_url: str | None = None
+    api_key: str | None = None
+    chain_id: int = 1
+    rate: float | None = None  # explorer calls/s
+    rpc_rate: float = 25.0
+    timeout: float = 30.0
+    retries: int = 5
+    page_size: int = 10_000
+    chunk_size: int = 500
+    batch_size: int = 100
+
+
+def make_source(s: SourceSettings, warn: Callable[[str], None]):
+    def explorer() -> ExplorerClient:
+        endpoint = choose_endpoint(s.api_key, s.explorer_url, s.chain_id)
+        return ExplorerClient(endpoint, api_key=s.api_key, rate=s.rate, timeout=s.timeout, retries=s.retries,
+                              page_size=s.page_size)
+
+    def node() -> NodeSource:
+        client = JsonRpcClient(s.rpc_url, rate=s.rpc_rate, timeout=s.timeout, retries=s.retries,
+                               batch_size=s.batch_size)
+        return NodeSource(client, chain_id=s.chain_id, chunk_size=s.chunk_size, warn=warn)
+
+    if s.mode == "explorer":
+        return explorer()
+    if s.mode == "rpc":
+        if not s.rpc_url:
+            raise InputError("--source rpc needs --rpc-url (or TRACER_RPC_URL)")
+        return node()
+    if s.rpc_url:
+        explorer_configured = bool(s.explorer_url or s.api_key)
+        return CombinedSource(node(), explorer()) if explorer_configured else node()
+    return explorer()
