@@ -41,3 +41,23 @@ def explorer(fixture_chain):
 @pytest.fixture
 def db_path(tmp_path) -> Path:
     return tmp_path / "case.db"
+
+
+from anvil import ANVIL  # noqa: E402
+
+needs_anvil = pytest.mark.skipif(not ANVIL.exists(), reason=f"anvil not installed at {ANVIL}: run scripts/install-tools.sh")
+
+
+@pytest.fixture(scope="module")
+def scenario_chain():
+    """A fresh anvil with the laundering scenario laid on it, shared by a module's read-only tests."""
+    if not ANVIL.exists():
+        pytest.skip(f"anvil not installed at {ANVIL}: run scripts/install-tools.sh")
+    import scenario
+    from anvil import Anvil
+
+    node = Anvil()
+    try:
+        yield node, scenario.build(node)
+    finally:
+        node.stop()
