@@ -31,24 +31,37 @@ class Anvil:
     def __init__(self, chain_id: int = 1, extra_args: tuple[str, ...] = ()):
         if not ANVIL.exists():
             raise FileNotFoundError(f"anvil not installed at {ANVIL}: run scripts/install-tools.sh")
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self._home = tempfile.mkdtemp(prefix="anvil-home-")  # anvil keeps state snapshots under $HOME
         self._session = requests.Session()
         self._id = 0
-        self.proc = subprocess.Popen(
-            [str(ANVIL), "--host", "127.0.0.1", "--port", str(self.port), "--quiet", "--chain-id", str(chain_id),
-             "--timestamp", str(FEB_2025), "--auto-impersonate", "--max-persisted-states", "0", *extra_args],
-            env={**os.environ, "HOME": self._home}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
+        args = ["--quiet", "--chain-id", str(chain_id), "--timestamp", str(FEB_2025), "--auto-impersonate",
+                "--max-persisted-states", "0", *extra_args]
+        problem = ""
+        for _attempt in range(3):  # a free port can be taken between choosing it and anvil binding it
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            self.proc = subprocess.Popen(
+                [str(ANVIL), "--host", "127.0.0.1", "--port", str(self.port), *args],
+                env={**os.environ, "HOME": self._home}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )
+            problem = self._wait_ready()
+            if not problem:
+                return
+        raise RuntimeError(f"anvil did not start: {problem}")
+
+    def _wait_ready(self) -> str:
         deadline = time.monotonic() + 20
         while True:
             try:
                 self.rpc("eth_chainId")
-                break
+                return ""
             except requests.ConnectionError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"anvil did not start: {self.proc.stderr.read().decode()[:500]}") from None
+                if self.proc.poll() is not None:
+                    return self.proc.stderr.read().decode(errors="replace")[:500] or f"exit {self.proc.returncode}"
+                if time.monotonic() > deadline:
+                    self.proc.kill()
+                    self.proc.wait()
+                    return "no answer within 20 s"
                 time.sleep(0.05)
 
     def rpc(self, method: str, *params):

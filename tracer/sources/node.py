@@ -311,7 +311,9 @@ class NodeSource:
                 continue
             src, dst, amount = moved
             candidates.append((tx_hash, trace_address, _hex_int(tr.get("blockNumber"), "block"), src, dst, amount))
-        ok = self._succeeded({c[0] for c in candidates})
+        # A top-level call without an error is the transaction itself succeeding; only a nested call
+        # needs the receipt, since a later revert of its transaction undoes it.
+        ok = {c[0] for c in candidates if not c[1]} | self._succeeded({c[0] for c in candidates if c[1]})
         blocks = {c[2] for c in candidates}
         self._load_timestamps(blocks, [])
         transfers = [
