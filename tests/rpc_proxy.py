@@ -26,6 +26,7 @@ class RpcProxy:
         self.down = False
         self.down_after: int | None = None  # go down after this many HTTP requests (a node dying mid-run)
         self.archive_error = False  # answer eth_getLogs / trace_filter like a pruned (non-archive) node
+        self.faults: list[str] = []  # for the next HTTP requests: "429", "500", "busy"
         self.log: list[tuple[str, list]] = []
         self.http_requests = 0
         self.refused = 0
@@ -72,6 +73,15 @@ class RpcProxy:
             self.http_requests += 1
             if self.down_after is not None and self.http_requests > self.down_after:
                 self.down = True
+        with self._lock:
+            fault = self.faults.pop(0) if self.faults else None
+        if fault == "429":
+            return self._reply(h, 429, b"Too Many Requests", "text/plain")
+        if fault == "500":
+            return self._reply(h, 500, b"Internal Server Error", "text/plain")
+        if fault == "busy":
+            return self._reply(h, 200, json.dumps({"jsonrpc": "2.0", "id": 1, "error": {
+                "code": -32005, "message": "daily request count exceeded, request rate limited"}}).encode())
         if self.down:
             return self._reply(h, 503, b"upstream node is down", "text/plain")
         if self.html:

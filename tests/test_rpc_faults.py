@@ -171,3 +171,12 @@ def test_node_dying_mid_run_loses_nothing_and_the_next_run_continues(scenario_ch
     proxy.down, proxy.down_after = False, None  # the node is back
     ok(rpc_trace(proxy.url, db, s.seed))
     assert store_snapshot(db) == reference
+
+
+def test_throttling_and_server_errors_are_retried(scenario_chain, reference, proxy, tmp_path):
+    _, s = scenario_chain
+    proxy.faults = ["429", "busy", "500", "ok", "429", "busy", "500"]
+    db = tmp_path / "c.db"
+    summary = ok(rpc_trace(proxy.url, db, s.seed))
+    assert summary["rate_limited"] >= 4
+    assert store_snapshot(db) == reference
