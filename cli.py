@@ -253,6 +253,33 @@ def show(address: str, db_path: str, as_json: bool) -> None:
         click.echo(f"  poisoning transfers hidden: {summary['poison_transfers']}")
 
 
+# ---- labels -----------------------------------------------------------------------------
+@cli.group()
+def labels() -> None:
+    """Address labels: the curated set, and public datasets imported into a store."""
+
+
+@labels.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@_db_option
+def labels_import(path: Path, db_path: str) -> None:
+    """Import label datasets (a file, or every known file under a folder) into the store.
+
+    Formats: etherscan-labels (combined JSON, per-label CSV/JSON), eth-labels accounts.json,
+    OFAC SDN address lists, Forta labelled-dataset CSVs. Curated labels still win.
+    """
+    from tracer.label_import import read_labels
+    from tracer.store import Store
+
+    store = Store.open(db_path)
+    try:
+        store.acquire_lock()
+        read, new = store.import_labels(read_labels(path))
+    finally:
+        store.close()
+    click.echo(f"{read} labels read, {new} stored or updated in {db_path}")
+
+
 # ---- entry point ------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="tracer")

@@ -94,3 +94,22 @@ def test_lookalike_recipients_are_flagged_against_real_counterparties(db_path):
     store.commit_fetch(A, [fake, real], {}, "test", 1)
     flags = {t.to_addr: t.flags for t in store.outflows(A)}
     assert "lookalike" in flags[fake_to] and "lookalike" not in flags[B]
+
+
+def test_a_version_1_store_is_upgraded_in_place_without_loss(db_path):
+    from tracer.store import _SCHEMA, APPLICATION_ID
+
+    conn = sqlite3.connect(db_path)
+    conn.executescript(_SCHEMA + "INSERT INTO meta VALUES ('schema_version', '1');"
+                       f"PRAGMA application_id={APPLICATION_ID};")
+    conn.execute("INSERT INTO transfers (id, tx_hash, kind, position, block, timestamp, from_addr, to_addr, token,"
+                 " asset, decimals, amount, source) VALUES ('k', 'h', 'native', '0', 1, 1, 'a', 'b', 'ETH', 'ETH',"
+                 " 18, '5', 'x')")
+    conn.commit()
+    conn.close()
+    store = Store.open(db_path)
+    assert store.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+    assert store.count_transfers() == 1
+    store.conn.execute("SELECT memo FROM transfers").fetchall()
+    store.conn.execute("SELECT * FROM labels").fetchall()
+    store.close()

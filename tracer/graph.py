@@ -14,7 +14,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from .labels import label_for
+from .labels import annotation_flags, best_label
 from .models import POISON_FLAGS, to_float
 from .seeds import seed_index
 from .store import Store, _flags_set
@@ -40,6 +40,7 @@ def build_graph(store: Store) -> nx.MultiDiGraph:
     followed = {a: (r["reach_block"] or 0) for a, r in addresses.items() if r["followed"]}
     graph = nx.MultiDiGraph()
     seeds = seed_index()
+    imported = store.imported_label_map()
     for row in store.transfer_rows():
         src, dst, block = row["from_addr"], row["to_addr"], row["block"]
         if not ((src in followed and block >= followed[src]) or (dst in followed and block >= followed[dst])):
@@ -60,18 +61,21 @@ def build_graph(store: Store) -> nx.MultiDiGraph:
             flags=row["flags"],
         )
     for node in graph.nodes:
-        graph.nodes[node].update(_node_attributes(node, addresses.get(node), graph, seeds))
+        graph.nodes[node].update(_node_attributes(node, addresses.get(node), graph, seeds, imported.get(node)))
     return graph
 
 
-def _node_attributes(address: str, row, graph: nx.MultiDiGraph, seeds) -> dict:
+def _node_attributes(address: str, row, graph: nx.MultiDiGraph, seeds, imported) -> dict:
     label, label_source = "", ""
-    curated = label_for(address)
+    curated = best_label(address, None)
     seed = seeds.get(address)
     if curated:
         label, label_source = curated.label, curated.source
     elif seed:
         label, label_source = seed.label, "; ".join(s.name for s in seed.sources)
+    elif imported:
+        curated = best_label(address, imported)
+        label, label_source = curated.label, curated.source
     hop = row["hop"] if row is not None and row["hop"] is not None else -1
     code_kind = row["code_kind"] if row is not None else None
     category = row["category"] if row is not None and row["category"] and hop >= 0 else None
@@ -87,7 +91,7 @@ def _node_attributes(address: str, row, graph: nx.MultiDiGraph, seeds) -> dict:
             category = {"eoa": "eoa", "contract": "contract", "wallet-contract": "wallet-contract"}[code_kind]
         else:
             category = "unknown"
-    flags = []
+    flags = annotation_flags(imported)
     if row is not None and row["flags"]:
         flags.append(row["flags"])
     if code_kind is None:

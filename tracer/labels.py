@@ -39,3 +39,24 @@ def curated_labels() -> dict[str, Label]:
 
 def label_for(address: str) -> Label | None:
     return curated_labels().get(address.lower())
+
+
+def best_label(address: str, imported: list[tuple[str, str, str]] | None) -> Label | None:
+    """Curated wins; else an imported label, a service one (exchange, bridge, ...) before an annotation."""
+    curated = label_for(address)
+    if curated or not imported:
+        return curated
+    ranked = sorted(imported, key=lambda lab: (lab[1] not in SERVICE_CATEGORIES, lab[2]))
+    label, category, source = ranked[0]
+    return Label(address, label, category, source)
+
+
+def annotation_flags(imported: list[tuple[str, str, str]] | None) -> list[str]:
+    """Flags that imported labels put on a node without stopping the trace."""
+    flags = set()
+    for _, category, _ in imported or ():
+        if category == "sanctioned":
+            flags.add("ofac-sanctioned")
+        elif category in ("phishing", "malicious"):
+            flags.add(category)
+    return sorted(flags)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from .errors import InputError
-from .labels import label_for
+from .labels import best_label
 from .models import format_amount
 from .seeds import seed_index
 from .store import Store
@@ -16,13 +16,17 @@ def address_summary(store: Store, address: str) -> dict:
     transfers = store.transfers_of(address)
     if row is None and not transfers:
         raise InputError(f"{address} is not in the store {store.path}")
-    curated = label_for(address)
+    imported = [tuple(r) for r in store.imported_labels(address)]
+    curated = best_label(address, None)
     seed = seed_index().get(address)
     label, source = "", ""
     if curated:
         label, source = curated.label, curated.source
     elif seed:
         label, source = seed.label, "; ".join(s.name for s in seed.sources)
+    elif imported:
+        curated = best_label(address, imported)
+        label, source = curated.label, curated.source
     totals: dict[tuple[str, str, int], list[int]] = defaultdict(lambda: [0, 0])
     peers: dict[tuple[str, str], int] = defaultdict(int)
     poison = 0
@@ -54,4 +58,5 @@ def address_summary(store: Store, address: str) -> dict:
             for (p, d), n in sorted(peers.items(), key=lambda kv: -kv[1])
         ],
         "poison_transfers": poison,
+        "imported_labels": [{"label": lab, "category": cat, "source": src} for lab, cat, src in imported],
     }

@@ -28,7 +28,7 @@ from pathlib import Path
 from .errors import StoreBusyError, StoreError
 from .models import LOOKALIKE, POISON_FLAGS, Transfer
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x54524352  # "TRCR": marks the file as ours, so foreign SQLite files are refused
 
 _SCHEMA = """
@@ -87,6 +87,41 @@ CREATE TABLE runs (
     error       TEXT
 );
 """
+
+
+# Each step takes a store from version n-1 to n, inside the transaction that records n.
+MIGRATIONS: dict[int, str] = {
+    2: """
+    ALTER TABLE transfers ADD COLUMN memo TEXT;          -- text a transaction carried (a bridge memo), untrusted
+    CREATE TABLE labels (
+        address  TEXT NOT NULL,
+        label    TEXT NOT NULL,
+        category TEXT NOT NULL,                          -- exchange, bridge, mixer, dex, sanctioned, phishing, ...
+        source   TEXT NOT NULL,                          -- the dataset (and file) it was imported from
+        PRIMARY KEY (address, source)
+    );
+    CREATE TABLE exits (
+        tx_hash      TEXT NOT NULL,
+        log_index    INTEGER NOT NULL,                   -- -1 when decoded from a memo, not a log
+        protocol     TEXT NOT NULL,                      -- thorchain, tornado, chainflip, lifi
+        venue        TEXT NOT NULL,                      -- the contract or vault that took the funds
+        depositor    TEXT NOT NULL,                      -- who sent them (the transaction's sender)
+        block        INTEGER NOT NULL,
+        timestamp    INTEGER NOT NULL,
+        token        TEXT NOT NULL,                      -- ETH or the token contract
+        amount       TEXT NOT NULL,                      -- exact base units
+        dest_chain   TEXT NOT NULL DEFAULT '',
+        dest_address TEXT NOT NULL DEFAULT '',
+        dest_asset   TEXT NOT NULL DEFAULT '',
+        memo         TEXT NOT NULL DEFAULT '',
+        detail       TEXT NOT NULL DEFAULT '{}',         -- JSON: commitment, denomination, limit, ...
+        flags        TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (tx_hash, log_index, protocol)
+    );
+    CREATE INDEX exits_depositor ON exits (depositor);
+    CREATE TABLE decoded_txs (tx_hash TEXT PRIMARY KEY);  -- receipts already read for exits
+    """,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +215,7 @@ class Store:
             self.conn.executescript(
                 "BEGIN IMMEDIATE;"
                 + _SCHEMA
-                + f"INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');"
+                + "INSERT INTO meta VALUES ('schema_version', '1');"
                 + f"PRAGMA application_id={APPLICATION_ID};"
                 + "COMMIT;"
             )
@@ -188,6 +223,7 @@ class Store:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise StoreError(f"cannot create store {self.path}: {exc}") from None
+        self._migrate(1)
 
     def _check_version(self) -> None:
         try:
@@ -200,8 +236,22 @@ class Store:
             raise StoreError(
                 f"{self.path} was written by a newer tracer (schema {version} > {SCHEMA_VERSION}); upgrade tracer"
             )
-        if version < SCHEMA_VERSION:
+        if version < 1:
             raise StoreError(f"{self.path} has an unknown schema version {version}")
+        self._migrate(version)
+
+    def _migrate(self, version: int) -> None:
+        """Bring an older store up to SCHEMA_VERSION, one step per transaction, never losing data."""
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            try:
+                self.conn.executescript(
+                    "BEGIN IMMEDIATE;" + MIGRATIONS[target]
+                    + f"UPDATE meta SET value='{target}' WHERE key='schema_version';COMMIT;"
+                )
+            except sqlite3.DatabaseError as exc:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise StoreError(f"cannot upgrade store {self.path} to schema {target}: {exc}") from None
 
     def close(self) -> None:
         self.release_lock()
@@ -332,6 +382,32 @@ class Store:
 
     def mark_followed(self, address: str) -> None:
         self.conn.execute("UPDATE addresses SET followed=1 WHERE address=?", (address,))
+
+    # ---- imported labels ---------------------------------------------------------------
+    def import_labels(self, labels: Iterable) -> tuple[int, int]:
+        """(read, new) for ImportedLabel rows; re-importing a file changes nothing."""
+        read = new = 0
+        with self.transaction() as c:
+            for lab in labels:
+                read += 1
+                cur = c.execute(
+                    "INSERT INTO labels (address, label, category, source) VALUES (?,?,?,?)"
+                    " ON CONFLICT(address, source) DO UPDATE SET label=excluded.label, category=excluded.category",
+                    (lab.address, lab.label, lab.category, lab.source),
+                )
+                new += cur.rowcount
+        return read, new
+
+    def imported_labels(self, address: str) -> list[sqlite3.Row]:
+        return self.conn.execute(
+            "SELECT label, category, source FROM labels WHERE address=? ORDER BY source", (address,)
+        ).fetchall()
+
+    def imported_label_map(self) -> dict[str, list[tuple[str, str, str]]]:
+        out: dict[str, list[tuple[str, str, str]]] = {}
+        for r in self.conn.execute("SELECT address, label, category, source FROM labels ORDER BY source"):
+            out.setdefault(r[0], []).append((r[1], r[2], r[3]))
+        return out
 
     # ---- cursors -----------------------------------------------------------------
     def cursor(self, address: str, action: str) -> Cursor | None:

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 
 from . import codes
 from .errors import TracerError
-from .labels import SERVICE_CATEGORIES, label_for
+from .labels import SERVICE_CATEGORIES, best_label
 from .models import COUNTERFEIT, ETH, LOOKALIKE, UNVERIFIED_TOKEN, ZERO_VALUE, Transfer
 from .progress import NullProgress, Progress
 from .seeds import seed_index
@@ -121,7 +121,7 @@ class Tracer:
         """(category, whether its history is followed)."""
         if is_seed:
             return "seed", True
-        label = label_for(address)
+        label = best_label(address, [tuple(r) for r in self.store.imported_labels(address)])
         if label and label.category in SERVICE_CATEGORIES:
             return label.category, False
         if code_kind == codes.CONTRACT:
