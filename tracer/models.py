@@ -43,6 +43,8 @@ class Transfer:
     amount: int  # exact base units (wei for ETH)
     flags: frozenset[str] = field(default_factory=frozenset)
     log_index: int | None = None
+    memo: str | None = None  # text the transaction carried (a THORChain memo to a vault); untrusted
+
 
     @property
     def key(self) -> str:
@@ -51,6 +53,23 @@ class Transfer:
     @property
     def is_poison(self) -> bool:
         return bool(self.flags & POISON_FLAGS)
+
+
+def memo_from_input(data: str | None) -> str | None:
+    """The input of a plain ETH transfer, if it is a short printable text rather than calldata.
+
+    THORChain vault deposits carry their memo this way ("=:BTC.BTC:bc1q…").
+    """
+    if not data or not isinstance(data, str) or not data.startswith("0x") or len(data) < 8 or len(data) > 1002:
+        return None
+    try:
+        raw = bytes.fromhex(data[2:])
+        text = raw.decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not text.isprintable() or ":" not in text:
+        return None
+    return text
 
 
 def format_amount(amount: int, decimals: int) -> str:

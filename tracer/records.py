@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import MalformedResponseError
-from .models import ERC20, ETH, INTERNAL, NATIVE, ZERO_VALUE, Transfer
+from .models import ERC20, ETH, INTERNAL, NATIVE, ZERO_VALUE, Transfer, memo_from_input
 from .tokens import lookup, token_flags
 
 _HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
@@ -113,6 +113,7 @@ def parse_rows(action: str, rows: list[Any]) -> list[Transfer]:
             raise MalformedResponseError(f"explorer record {tx_hash} has neither a recipient nor a created contract")
         amount = _uint(row, "value")
         log_index = None
+        memo = memo_from_input(row.get("input")) if kind == NATIVE else None
         if kind == ERC20:
             token = _addr(row, "contractAddress")
             registered = lookup(token)
@@ -148,6 +149,7 @@ def parse_rows(action: str, rows: list[Any]) -> list[Transfer]:
                 amount=amount,
                 flags=frozenset(flags),
                 log_index=log_index,
+                memo=memo,
             )
         )
     return assign_positions(parsed)

@@ -165,6 +165,7 @@ def transfer_from_row(row: sqlite3.Row) -> Transfer:
         amount=int(row["amount"]),
         flags=frozenset(_flags_set(row["flags"])),
         log_index=row["log_index"],
+        memo=row["memo"],
     )
 
 
@@ -434,12 +435,12 @@ class Store:
             for t in transfers:
                 cur = c.execute(
                     "INSERT OR IGNORE INTO transfers (id, tx_hash, kind, position, log_index, block, timestamp,"
-                    " from_addr, to_addr, token, asset, decimals, amount, flags, source, first_run)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    " from_addr, to_addr, token, asset, decimals, amount, flags, source, first_run, memo)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         t.key, t.tx_hash, t.kind, t.position, t.log_index, t.block, t.timestamp,
                         t.from_addr, t.to_addr, t.token, t.asset, t.decimals, str(t.amount),
-                        _flags_text(t.flags), source, run_id,
+                        _flags_text(t.flags), source, run_id, t.memo,
                     ),
                 )
                 new += cur.rowcount

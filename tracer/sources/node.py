@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from eth_abi import decode
 
 from ..errors import MalformedResponseError, SourceError
-from ..models import ERC20, ETH, INTERNAL, NATIVE, ZERO_VALUE, Transfer
+from ..models import ERC20, ETH, INTERNAL, NATIVE, ZERO_VALUE, Transfer, memo_from_input
 from ..records import assign_positions
 from ..tokens import lookup, token_flags
 from .base import FetchTask, group_by_task
@@ -310,7 +310,9 @@ class NodeSource:
             if moved is None or tr.get("error"):
                 continue
             src, dst, amount = moved
-            candidates.append((tx_hash, trace_address, _hex_int(tr.get("blockNumber"), "block"), src, dst, amount))
+            memo = memo_from_input((tr.get("action") or {}).get("input")) if not trace_address else None
+            candidates.append((tx_hash, trace_address, _hex_int(tr.get("blockNumber"), "block"), src, dst, amount,
+                               memo))
         # A top-level call without an error is the transaction itself succeeding; only a nested call
         # needs the receipt, since a later revert of its transaction undoes it.
         ok = {c[0] for c in candidates if not c[1]} | self._succeeded({c[0] for c in candidates if c[1]})
@@ -319,8 +321,8 @@ class NodeSource:
         transfers = [
             Transfer(tx_hash=tx, kind=NATIVE if not path else INTERNAL, position="0", block=block,
                      timestamp=self._timestamps[block], from_addr=src, to_addr=dst, token=ETH, asset=ETH,
-                     decimals=18, amount=amount)
-            for tx, path, block, src, dst, amount in candidates if tx in ok
+                     decimals=18, amount=amount, memo=memo)
+            for tx, path, block, src, dst, amount, memo in candidates if tx in ok
         ]
         return assign_positions(transfers)
 
@@ -362,12 +364,13 @@ class NodeSource:
                     dst = str(tx.get("to") or "").lower()
                     value = _hex_int(tx.get("value", "0x0"), "value")
                     if value and dst and (src in wanted or dst in wanted):
-                        candidates.append((str(tx["hash"]).lower(), n, src, dst, value))
+                        candidates.append((str(tx["hash"]).lower(), n, src, dst, value,
+                                           memo_from_input(tx.get("input"))))
         ok = self._succeeded({c[0] for c in candidates})
         return [
             Transfer(tx_hash=h, kind=NATIVE, position="0", block=n, timestamp=self._timestamps[n],
-                     from_addr=src, to_addr=dst, token=ETH, asset=ETH, decimals=18, amount=value)
-            for h, n, src, dst, value in candidates if h in ok
+                     from_addr=src, to_addr=dst, token=ETH, asset=ETH, decimals=18, amount=value, memo=memo)
+            for h, n, src, dst, value, memo in candidates if h in ok
         ]
 
 
