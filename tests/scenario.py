@@ -24,6 +24,10 @@ from anvil import Anvil
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "contracts" / "build"
 STETH = "0xae7ab96520de3a18e5e111b5eaab095312d7fe84"
+THOR_ROUTER = "0xd37bbe5744d730a1d98d8dc97c42f0ca46ad7146"  # THORChain router v4.1
+TORNADO_100 = "0xa160cdab225685da1d56aa342ad8841c3b53f291"  # Tornado Cash 100 ETH pool
+BTC_DEST = "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh"
+BTC_DEST_2 = "bc1q9h6tq5x8zr4m0ns2s5fhw0vxqj5m7l3k2d8u4c"
 ETHER = 10**18
 START_TIME = 1740148187  # 2025-02-21 14:29:47 UTC, the Bybit exploiter's first outflow
 SAFE_PROXY_CODE = (
@@ -83,6 +87,12 @@ class Scenario:
     movements: list[Movement] = field(default_factory=list)
     failed_tx: str = ""
     poison_txs: list[str] = field(default_factory=list)
+    mixer_user: str = addr("mixer-user")
+    vault: str = addr("thorchain-asgard-vault")
+    router_memo: str = f"=:BTC.BTC:{BTC_DEST}:0/1/0:dx:30"
+    vault_memo: str = f"=:b:{BTC_DEST_2}"
+    bad_memo: str = "=:ZZZ:???"
+    exits: dict[str, str] = field(default_factory=dict)  # role -> tx hash
 
     @property
     def poison_target(self) -> str:
@@ -186,6 +196,26 @@ def build(node: Anvil) -> Scenario:
     moves.append(Movement(h, "erc20", f3, s.dex, STETH, 100 * ETHER))
     moves.append(Movement(h, "internal", s.dex, f3, "ETH", 99 * ETHER))
     native(f3, s.swap_payee, 99 * ETHER)
+
+    # exits: THORChain through the router (memo in the Deposit event) and straight to a vault (memo as
+    # the transfer's input), a malformed memo, and a Tornado Cash 100 ETH deposit
+    b.place(THOR_ROUTER, "ThorRouterMock")
+    b.place(TORNADO_100, "TornadoPoolMock")
+    f4, f5, f6 = s.fanout[3], s.fanout[4], s.fanout[5]
+    h = b.send(f5, THOR_ROUTER, 8 * ETHER, data=calldata(
+        "depositWithExpiry(address,address,uint256,string,uint256)", ["address", "address", "uint256", "string", "uint256"],
+        [s.vault, "0x" + "00" * 20, 8 * ETHER, s.router_memo, 2**40]))
+    moves.append(Movement(h, "native", f5, THOR_ROUTER, "ETH", 8 * ETHER))
+    s.exits["router"] = h
+    h = b.send(f6, s.vault, 5 * ETHER, data="0x" + s.vault_memo.encode().hex())
+    moves.append(Movement(h, "native", f6, s.vault, "ETH", 5 * ETHER))
+    s.exits["vault"] = h
+    h = b.send(f4, s.vault, 1 * ETHER, data="0x" + s.bad_memo.encode().hex())
+    s.exits["bad_memo"] = h
+    native(s.seed, s.mixer_user, 150 * ETHER)
+    h = b.send(s.mixer_user, TORNADO_100, 100 * ETHER, data=calldata("deposit(bytes32)", ["bytes32"], [b"\x11" * 32]))
+    moves.append(Movement(h, "native", s.mixer_user, TORNADO_100, "ETH", 100 * ETHER))
+    s.exits["tornado"] = h
 
     # poisoning: a counterfeit "ЕTH" the seed never sent, and a zero-value real stETH transferFrom
     target = s.poison_target

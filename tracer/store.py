@@ -410,6 +410,35 @@ class Store:
             out.setdefault(r[0], []).append((r[1], r[2], r[3]))
         return out
 
+    # ---- exits ---------------------------------------------------------------------------
+    def undecoded(self, tx_hashes: Iterable[str]) -> list[str]:
+        out = []
+        for h in dict.fromkeys(tx_hashes):
+            if self.conn.execute("SELECT 1 FROM decoded_txs WHERE tx_hash=?", (h,)).fetchone() is None:
+                out.append(h)
+        return out
+
+    def save_exits(self, exits: Iterable, decoded: Iterable[str]) -> int:
+        """Store decoded exits and remember which transactions were read; returns new exits."""
+        new = 0
+        with self.transaction() as c:
+            for e in exits:
+                cur = c.execute(
+                    "INSERT OR IGNORE INTO exits (tx_hash, log_index, protocol, venue, depositor, block, timestamp,"
+                    " token, amount, dest_chain, dest_address, dest_asset, memo, detail, flags)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (e.tx_hash, e.log_index, e.protocol, e.venue, e.depositor, e.block, e.timestamp, e.token,
+                     str(e.amount), e.dest_chain, e.dest_address, e.dest_asset, e.memo, e.detail_json(),
+                     _flags_text(e.flags)),
+                )
+                new += cur.rowcount
+            for h in decoded:
+                c.execute("INSERT OR IGNORE INTO decoded_txs VALUES (?)", (h,))
+        return new
+
+    def exit_rows(self) -> list[sqlite3.Row]:
+        return self.conn.execute("SELECT * FROM exits ORDER BY block, tx_hash, log_index").fetchall()
+
     # ---- cursors -----------------------------------------------------------------
     def cursor(self, address: str, action: str) -> Cursor | None:
         row = self.conn.execute(

@@ -25,6 +25,8 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
 from . import codes
+from .exits import (CHAINFLIP_VAULTS, LIFI_DIAMONDS, MAYA_ROUTERS, THORCHAIN_ROUTERS, TORNADO_ENTRANCES,
+                    TORNADO_POOLS, decode_receipt, exit_from_memo)
 from .errors import TracerError
 from .labels import SERVICE_CATEGORIES, best_label
 from .models import COUNTERFEIT, ETH, LOOKALIKE, UNVERIFIED_TOKEN, ZERO_VALUE, Transfer
@@ -32,7 +34,11 @@ from .progress import NullProgress, Progress
 from .seeds import seed_index
 from .sources.base import FetchTask, Source
 from .store import Cursor, Store
+from .thorchain import looks_like_memo
 from .tokens import lookup
+
+# Contracts whose deposit transactions are read for where the funds went.
+_EXIT_VENUES = THORCHAIN_ROUTERS | MAYA_ROUTERS | CHAINFLIP_VAULTS | LIFI_DIAMONDS | TORNADO_ENTRANCES | set(TORNADO_POOLS)
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class HopSummary:
     followed: int = 0
     new_addresses: int = 0
     new_transfers: int = 0
+    new_exits: int = 0
 
 
 @dataclass
@@ -108,6 +115,8 @@ class Tracer:
         """Does traced value move along this transfer?"""
         if t.flags & _NEVER_FOLLOW or t.from_addr == t.to_addr:
             return False
+        if t.memo and looks_like_memo(t.memo):
+            return False  # a deposit into a THORChain vault: an exit, not a wallet
         if UNVERIFIED_TOKEN in t.flags:
             return self.options.follow_unverified_tokens
         if t.token == ETH:
@@ -188,6 +197,7 @@ class Tracer:
                 if followable and hop < self.options.hops:
                     to_follow.append(address)
             self._fetch_histories(to_follow, nodes, result.head_block, hop)
+            summary.new_exits = self._decode_exits(to_follow, nodes)
             summary.followed = len(to_follow)
             result.followed_addresses += len(to_follow)
             next_level: dict[str, int] = {}
@@ -270,6 +280,39 @@ class Tracer:
             self.progress.set_requests(self.source.requests)
             if pending[task.address] == 0:
                 self._commit(task.address, collected.pop(task.address), cursors[task.address])
+
+    def _decode_exits(self, addresses: list[str], nodes: dict[str, NodeState]) -> int:
+        """Read the deposit transactions into bridges and mixers: where did the funds go?"""
+        by_tx: dict[str, Transfer] = {}
+        memo_exits = []
+        for address in addresses:
+            for t in self.store.outflows(address, since_block=nodes[address].reach_block):
+                if t.is_poison:
+                    continue
+                if t.to_addr in _EXIT_VENUES or self._is_exit_service(t.to_addr):
+                    by_tx.setdefault(t.tx_hash, t)
+                elif t.memo and looks_like_memo(t.memo):
+                    memo_exits.append(t)
+        todo = self.store.undecoded(list(by_tx) + [t.tx_hash for t in memo_exits])
+        if not todo:
+            return 0
+        exits = [exit_from_memo(t.tx_hash, t.to_addr, t.from_addr, t.block, t.timestamp, t.amount, t.memo)
+                 for t in memo_exits if t.tx_hash in todo]
+        receipt_txs = [h for h in todo if h in by_tx]
+        if receipt_txs:
+            self.progress.start_stage("reading bridge and mixer deposits", len(receipt_txs))
+            for h, receipt in self.source.receipts(receipt_txs):
+                if receipt:
+                    t = by_tx[h]
+                    found, _bad = decode_receipt(receipt, t.block, t.timestamp)
+                    exits.extend(found)
+                self.progress.advance()
+                self.progress.set_requests(self.source.requests)
+        return self.store.save_exits(exits, todo)
+
+    def _is_exit_service(self, address: str) -> bool:
+        label = best_label(address, [tuple(r) for r in self.store.imported_labels(address)])
+        return bool(label and label.category in ("bridge", "mixer"))
 
     def _commit(self, address: str, transfers: list[Transfer], cursors: dict[str, Cursor]) -> None:
         unique = {t.key: t for t in transfers}  # ranges of one fetch may overlap at the margin

@@ -35,6 +35,10 @@ class Source(Protocol):
         """(address, code hex) as each is known."""
         ...
 
+    def receipts(self, tx_hashes: list[str]) -> Iterator[tuple[str, dict | None]]:
+        """(hash, receipt or None) for transactions whose logs say where funds exited."""
+        ...
+
     def fetch(self, tasks: list[FetchTask]) -> Iterator[tuple[FetchTask, list[Transfer]]]:
         """Each task with its transfers, as tasks complete (in any order).
 
@@ -44,10 +48,6 @@ class Source(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def in_task(t: Transfer, task: FetchTask) -> bool:
-    return task.start <= t.block <= task.end and task.address in (t.from_addr, t.to_addr)
 
 
 def group_by_task(transfers: Iterable[Transfer], tasks: list[FetchTask]) -> dict[FetchTask, list[Transfer]]:

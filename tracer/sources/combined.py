@@ -41,6 +41,9 @@ class CombinedSource:
     def codes(self, addresses: list[str]) -> Iterator[tuple[str, str]]:
         return self.node.codes(addresses)
 
+    def receipts(self, tx_hashes: list[str]) -> Iterator[tuple[str, dict | None]]:
+        return self.node.receipts(tx_hashes)
+
     def fetch(self, tasks: list[FetchTask]) -> Iterator[tuple[FetchTask, list[Transfer]]]:
         to_explorer = [t for t in tasks if t.action in EXPLORER_ETH_ACTIONS]
         to_node = [t for t in tasks if t.action not in EXPLORER_ETH_ACTIONS]

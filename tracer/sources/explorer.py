@@ -170,6 +170,9 @@ class ExplorerClient:
     def codes(self, addresses: list[str]) -> Iterator[tuple[str, str]]:
         yield from self._run(self.get_code, addresses)
 
+    def receipts(self, tx_hashes: list[str]) -> Iterator[tuple[str, dict | None]]:
+        yield from self._run(lambda h: self._proxy("eth_getTransactionReceipt", expect=dict, txhash=h), tx_hashes)
+
     def fetch(self, tasks: list[FetchTask]) -> Iterator[tuple[FetchTask, list[Transfer]]]:
         yield from self._run(lambda t: self.fetch_range(t.action, t.address, t.start, t.end), tasks)
 
@@ -293,7 +296,7 @@ class ExplorerClient:
             return True
         return False
 
-    def _proxy(self, action: str, **params: Any) -> str:
+    def _proxy(self, action: str, expect: type = str, **params: Any):
         attempts = 0
         while True:
             body = self._call({"module": "proxy", "action": action, **params})
@@ -302,14 +305,16 @@ class ExplorerClient:
                 msg = err.get("message") if isinstance(err, dict) else err
                 raise SourceError(f"explorer {self._host} {action} failed: {_clean(str(msg))}")
             result = body.get("result")
+            if expect is dict and result is None:
+                return None  # an unknown transaction
             if body.get("status") == "0" or (isinstance(result, str) and not result.startswith("0x")):
                 text = f"{body.get('message', '')} {result}"
                 attempts += 1
                 if self._retry_refusal(text, attempts):
                     continue
                 raise SourceError(f"explorer {self._host} {action} failed: {_clean(text)}")
-            if not isinstance(result, str):
-                raise MalformedResponseError(f"explorer {self._host} {action}: expected a hex string result")
+            if not isinstance(result, expect):
+                raise MalformedResponseError(f"explorer {self._host} {action}: expected a {expect.__name__} result")
             return result
 
     def head_block(self) -> int:

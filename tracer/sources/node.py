@@ -148,6 +148,16 @@ class NodeSource:
                 raise MalformedResponseError(f"node {self.client.display} eth_getCode: not hex bytes")
             yield address, code.lower()
 
+    def receipts(self, tx_hashes: list[str]) -> Iterator[tuple[str, dict | None]]:
+        self._connect()
+        results = self.client.batch([("eth_getTransactionReceipt", [h]) for h in tx_hashes])
+        for h, r in zip(tx_hashes, results):
+            if isinstance(r, RpcError):
+                raise self._fail("eth_getTransactionReceipt", r)
+            if r is not None and not isinstance(r, dict):
+                raise MalformedResponseError(f"node {self.client.display} eth_getTransactionReceipt: not an object")
+            yield h, r
+
     # ---- histories ------------------------------------------------------------------------
     def fetch(self, tasks: list[FetchTask]) -> Iterator[tuple[FetchTask, list[Transfer]]]:
         self._connect()
