@@ -253,6 +253,60 @@ def show(address: str, db_path: str, as_json: bool) -> None:
         click.echo(f"  poisoning transfers hidden: {summary['poison_transfers']}")
 
 
+# ---- exits ------------------------------------------------------------------------------
+@cli.command()
+@_db_option
+@click.option("--taint", "model", type=click.Choice(["haircut", "poison"]), default="haircut", show_default=True,
+              help="haircut: each outflow carries the tainted share of the balance (conserved); "
+                   "poison: any outflow of a tainted address is wholly tainted (an upper bound).")
+@click.option("--min-value", default="0.000001", show_default=True, help="Hide exits below this many ETH.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1), help="Rows in the table.")
+def exits(db_path: str, model: str, min_value: str, as_json: bool, as_csv: bool, limit: int) -> None:
+    """Rank where the traced value went: exchanges, bridges (with decoded destinations),
+    mixers, DEXes, unknown contracts, and holders still sitting on it."""
+    from tracer.models import format_amount, parse_eth_amount
+    from tracer.report import exits_table
+    from tracer.store import Store
+
+    try:
+        min_wei = max(1, parse_eth_amount(min_value))
+    except ValueError as exc:
+        raise InputError(f"--min-value: {exc}") from None
+    store = Store.open(db_path, create=False)
+    try:
+        rows = exits_table(store, model, min_wei)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(rows, indent=1, ensure_ascii=False))
+        return
+    if as_csv:
+        import csv as csv_module
+
+        w = csv_module.writer(sys.stdout)
+        w.writerow(["rank", "address", "label", "category", "kind", "hop", "taint_eth", "taint_wei", "destinations"])
+        for r in rows:
+            dests = "; ".join(f"{d['dest_chain']}:{d['dest_address']}" for d in r["destinations"] if d["dest_address"])
+            w.writerow([r["rank"], r["address"], r["label"], r["category"], r["kind"], r["hop"],
+                        format_amount(int(r["taint_wei"]), 18), r["taint_wei"], dests])
+        return
+    click.echo(f"{'#':>3}  {'traced ETH':>16}  {'kind':<26} {'address':<42}  label")
+    for r in rows[:limit]:
+        click.echo(f"{r['rank']:>3}  {format_amount(int(r['taint_wei']), 18):>16}  {r['kind']:<26} "
+                   f"{r['address']:<42}  {r['label']}")
+        for d in r["destinations"]:
+            if d["dest_address"]:
+                click.echo(f"{'':>48}-> {d['dest_chain']}:{d['dest_address']} ({d['dest_asset']}, "
+                           f"{format_amount(int(d['amount']), 18)} {'ETH' if d['token'] == 'ETH' else d['token']}, "
+                           f"tx {d['tx_hash'][:12]}…)")
+            elif d["flags"]:
+                click.echo(f"{'':>48}-> undecoded ({d['flags']}): memo {d['memo']!r}")
+    if len(rows) > limit:
+        click.echo(f"… {len(rows) - limit} more (--limit, --json or --csv)")
+
+
 # ---- labels -----------------------------------------------------------------------------
 @cli.group()
 def labels() -> None:

@@ -115,10 +115,21 @@ class Builder:
         tx = {"from": src, "to": to, "value": hex(value), "data": data}
         if gas:
             tx["gas"] = hex(gas)
-        return self.node.rpc("eth_sendTransaction", tx)
+        tx_hash = self.node.rpc("eth_sendTransaction", tx)
+        if self.receipt(tx_hash) is None:  # one block per transaction, in order, before the next timestamp
+            raise RuntimeError(f"transaction {tx_hash} was not mined")
+        return tx_hash
 
     def receipt(self, tx_hash: str) -> dict:
-        return self.node.rpc("eth_getTransactionReceipt", tx_hash)
+        """The receipt, once the block holding the transaction is there (automine can lag a moment)."""
+        import time
+
+        deadline = time.monotonic() + 10
+        while True:
+            receipt = self.node.rpc("eth_getTransactionReceipt", tx_hash)
+            if receipt is not None or time.monotonic() > deadline:
+                return receipt
+            time.sleep(0.02)
 
     def place(self, address: str, contract: str) -> None:
         self.node.rpc("anvil_setCode", address, artifact(contract)["deployedBytecode"])

@@ -21,8 +21,12 @@ from .store import Store, _flags_set
 from .tokens import lookup
 
 FORMATS = ("graphml", "gexf", "csv", "json")
-NODE_FIELDS = ("label", "label_source", "category", "hop", "is_contract", "followed", "flags")
-EDGE_FIELDS = ("tx_hash", "log_index", "block", "timestamp", "kind", "asset", "token", "amount", "value", "flags")
+NODE_FIELDS = ("label", "label_source", "category", "hop", "is_contract", "followed", "flags", "taint_wei",
+               "taint_eth")
+EDGE_FIELDS = ("tx_hash", "log_index", "block", "timestamp", "kind", "asset", "token", "amount", "value", "flags",
+               "taint_wei")
+OPTIONAL_EDGE_FIELDS = ("memo", "dest_chain", "dest_address", "dest_asset", "vault", "protocol", "venue",
+                        "sent_asset", "sent_amount", "received_asset", "received_amount")
 
 # XML 1.0 forbids most C0 controls and lone surrogates; a token may call itself anything.
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -32,9 +36,14 @@ def _xml_safe(text: str) -> str:
     return _XML_FORBIDDEN.sub("\ufffd", text)
 
 
-def build_graph(store: Store) -> nx.MultiDiGraph:
+def build_graph(store: Store, taint_model: str = "haircut") -> nx.MultiDiGraph:
     """Everything the store's traces reached: the trail out of each followed address
-    (from the block traced value reached it) and what flowed into it."""
+    (from the block traced value reached it) and what flowed into it; decoded bridge
+    exits as edges to their destinations on other chains; swaps as self-edges; and
+    how much traced value reached each node (see taint.py)."""
+    from .taint import compute
+
+    taint = compute(store, taint_model)
     conn = store.conn
     addresses = {r["address"]: r for r in conn.execute("SELECT * FROM addresses")}
     followed = {a: (r["reach_block"] or 0) for a, r in addresses.items() if r["followed"]}
@@ -59,10 +68,69 @@ def build_graph(store: Store) -> nx.MultiDiGraph:
             amount=str(amount),
             value=to_float(amount, row["decimals"]),
             flags=row["flags"],
+            taint_wei=str(taint.edges.get(key, 0)),
         )
+    _add_exits(graph, store)
+    _add_swaps(graph, taint)
+    venues = {r["venue"]: r["protocol"] for r in store.exit_rows()}
     for node in graph.nodes:
-        graph.nodes[node].update(_node_attributes(node, addresses.get(node), graph, seeds, imported.get(node)))
+        attrs = graph.nodes[node]
+        if node.startswith("0x"):
+            attrs.update(_node_attributes(node, addresses.get(node), graph, seeds, imported.get(node)))
+            if node in venues and attrs["category"] in ("eoa", "unknown", "poison"):
+                attrs["category"] = "bridge"  # a THORChain vault, known from the memos sent to it
+                if not attrs["label"]:
+                    attrs["label"] = f"{venues[node]} vault (inferred from deposits)"
+                    attrs["label_source"] = "deposit memos and router events sent to it (see tracer exits)"
+        reached = taint.eth(node)
+        attrs["taint_wei"] = str(reached)
+        attrs["taint_eth"] = to_float(reached, 18)
     return graph
+
+
+def _add_exits(graph: nx.MultiDiGraph, store: Store) -> None:
+    """Bridge deposits with a decoded destination: an edge to <chain>:<address> (never followed)."""
+    from .exits import Exit
+
+    for r in store.exit_rows():
+        if not r["dest_address"]:
+            continue
+        e = Exit(r["tx_hash"], r["log_index"], r["protocol"], r["venue"], r["depositor"], r["block"], r["timestamp"],
+                 r["token"], int(r["amount"]), r["dest_chain"], r["dest_address"], r["dest_asset"], r["memo"])
+        dest = _xml_safe(e.dest_node)
+        if r["depositor"] not in graph or dest in (r["depositor"], ""):
+            continue
+        if dest not in graph:
+            graph.add_node(dest, label=_xml_safe(f"{r['dest_asset'] or r['dest_chain']} via {r['protocol']}"),
+                           label_source=f"decoded from transaction {r['tx_hash']}", category="destination",
+                           hop=-1, is_contract=False, followed=False, flags="")
+        token = r["token"]
+        decimals = 18 if token == "ETH" else (lookup(token).decimals if lookup(token) else 18)
+        graph.add_edge(
+            r["depositor"], dest, key=f"{r['tx_hash']}:bridge:{r['log_index']}",
+            tx_hash=r["tx_hash"], log_index=int(r["log_index"]), block=int(r["block"]),
+            timestamp=int(r["timestamp"]), kind="bridge", asset="ETH" if token == "ETH" else
+            (lookup(token).symbol if lookup(token) else token), token=token, amount=r["amount"],
+            value=to_float(int(r["amount"]), decimals), flags=r["flags"], taint_wei="0",
+            memo=_xml_safe(r["memo"]), dest_chain=_xml_safe(r["dest_chain"]),
+            dest_address=_xml_safe(r["dest_address"]), dest_asset=_xml_safe(r["dest_asset"]),
+            vault=r["venue"], protocol=r["protocol"],
+        )
+
+
+def _add_swaps(graph: nx.MultiDiGraph, taint) -> None:
+    """A swap as a self-edge on the address that swapped, with both legs."""
+    for sw in taint.swaps:
+        if sw.address not in graph:
+            continue
+        graph.add_edge(
+            sw.address, sw.address, key=f"{sw.tx_hash}:swap:0",
+            tx_hash=sw.tx_hash, log_index=-1, block=sw.sent.block, timestamp=sw.sent.timestamp, kind="swap",
+            asset=_xml_safe(f"{sw.sent.asset}->{sw.received.asset}"), token=sw.received.token,
+            amount=str(sw.received.amount), value=to_float(sw.received.amount, sw.received.decimals), flags="",
+            taint_wei="0", venue=sw.venue, sent_asset=_xml_safe(sw.sent.asset), sent_amount=str(sw.sent.amount),
+            received_asset=_xml_safe(sw.received.asset), received_amount=str(sw.received.amount),
+        )
 
 
 def _node_attributes(address: str, row, graph: nx.MultiDiGraph, seeds, imported) -> dict:
@@ -110,6 +178,12 @@ def _node_attributes(address: str, row, graph: nx.MultiDiGraph, seeds, imported)
 def export(graph: nx.MultiDiGraph, fmt: str, out: str | Path) -> list[Path]:
     """Write the graph; returns the files written."""
     out = Path(out)
+    if fmt in ("graphml", "gexf"):
+        # Every edge carries every attribute (empty where it does not apply): some readers
+        # take a missing value as an error, and typed keys need one type per name.
+        for _, _, d in graph.edges(data=True):
+            for f in OPTIONAL_EDGE_FIELDS:
+                d.setdefault(f, "")
     if fmt == "graphml":
         nx.write_graphml(graph, out, named_key_ids=True)
         return [out]
@@ -129,9 +203,9 @@ def export(graph: nx.MultiDiGraph, fmt: str, out: str | Path) -> list[Path]:
         nodes_path = out.with_name(out.stem + ".nodes.csv")
         with open(out, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
-            w.writerow(("key", "source", "target", *EDGE_FIELDS))
+            w.writerow(("key", "source", "target", *EDGE_FIELDS, *OPTIONAL_EDGE_FIELDS))
             for u, v, k, d in graph.edges(keys=True, data=True):
-                w.writerow((k, u, v, *(d[f] for f in EDGE_FIELDS)))
+                w.writerow((k, u, v, *(d[f] for f in EDGE_FIELDS), *(d.get(f, "") for f in OPTIONAL_EDGE_FIELDS)))
         with open(nodes_path, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
             w.writerow(("id", *NODE_FIELDS))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 from .errors import InputError
@@ -60,3 +61,58 @@ def address_summary(store: Store, address: str) -> dict:
         "poison_transfers": poison,
         "imported_labels": [{"label": lab, "category": cat, "source": src} for lab, cat, src in imported],
     }
+
+
+ENDPOINT_KINDS = {
+    "exchange": "exchange", "bridge": "bridge", "mixer": "mixer", "dex": "dex", "service": "service",
+    "contract": "unknown contract", "token": "token contract", "wallet-contract": "holder", "eoa": "holder",
+    "theft": "holder", "unknown": "holder",
+}
+
+
+def exits_table(store: Store, model: str = "haircut", min_wei: int = 1) -> list[dict]:
+    """Where the traced value (ETH class) ended up, largest first.
+
+    Endpoints the trace does not follow (exchanges, bridges with their decoded
+    destinations, mixers, DEXes, unknown contracts, addresses past the hop
+    limit) by what reached them; followed addresses by what they still hold
+    (dormant funds).
+    """
+    from .graph import build_graph
+    from .models import to_float
+    from .taint import ETH_CLASS, compute
+
+    taint = compute(store, model)
+    graph = build_graph(store, model)
+    destinations: dict[str, list[dict]] = defaultdict(list)
+    for r in store.exit_rows():
+        entry = {"protocol": r["protocol"], "tx_hash": r["tx_hash"], "depositor": r["depositor"],
+                 "amount": r["amount"], "token": r["token"], "dest_chain": r["dest_chain"],
+                 "dest_address": r["dest_address"], "dest_asset": r["dest_asset"], "memo": r["memo"],
+                 "flags": r["flags"], "detail": r["detail"]}
+        router = json.loads(r["detail"] or "{}").get("router")
+        destinations[router or r["venue"]].append(entry)  # where the traced funds were sent
+    rows = []
+    for node, attrs in graph.nodes(data=True):
+        if attrs.get("category") in ("seed", "destination", "poison"):
+            continue
+        if attrs.get("followed"):
+            amount = taint.held.get(node, {}).get(ETH_CLASS, 0)
+            kind = "dormant holder"
+        else:
+            amount = taint.reached.get(node, {}).get(ETH_CLASS, 0)
+            kind = ENDPOINT_KINDS.get(attrs.get("category", ""), attrs.get("category", ""))
+            if kind == "holder":
+                kind = "holder past the hop limit" if attrs.get("hop", -1) >= 0 else "holder"
+        if amount < min_wei:
+            continue
+        rows.append({
+            "address": node, "label": attrs.get("label", ""), "label_source": attrs.get("label_source", ""),
+            "category": attrs.get("category", ""), "kind": kind, "hop": attrs.get("hop", -1),
+            "taint_wei": str(amount), "taint_eth": to_float(amount, 18), "model": model,
+            "destinations": destinations.get(node, []),
+        })
+    rows.sort(key=lambda r: (-int(r["taint_wei"]), r["address"]))
+    for i, r in enumerate(rows, 1):
+        r["rank"] = i
+    return rows
