@@ -24,10 +24,12 @@ def index_chain(node: Anvil) -> Chain:
         block = node.rpc("eth_getBlockByNumber", hex(n), True)
         for tx in block["transactions"]:
             receipt = node.rpc("eth_getTransactionReceipt", tx["hash"])
+            chain.receipts[tx["hash"].lower()] = receipt
             ok = int(receipt["status"], 16) == 1
             common = {"blockNumber": str(n), "timeStamp": str(int(block["timestamp"], 16)), "hash": tx["hash"]}
             chain.records["txlist"].append({**common, "from": tx["from"], "to": tx["to"] or "",
                                             "value": str(int(tx["value"], 16)), "isError": "0" if ok else "1",
+                                            "input": tx.get("input") or "0x",
                                             "contractAddress": receipt.get("contractAddress") or ""})
             if not ok:
                 continue

@@ -26,6 +26,7 @@ class Chain:
 
     records: dict[str, list[dict]] = field(default_factory=lambda: {"txlist": [], "txlistinternal": [], "tokentx": []})
     code: dict[str, str] = field(default_factory=dict)
+    receipts: dict[str, dict] = field(default_factory=dict)  # tx hash -> JSON-RPC receipt
     head: int = 0
     visible_to: int | None = None  # serve only blocks <= this (a chain "cut" at an earlier block)
 
@@ -131,6 +132,9 @@ class ExplorerServer:
         module, action = q.get("module"), q.get("action")
         if module == "proxy" and action == "eth_blockNumber":
             return self._json(h, {"jsonrpc": "2.0", "id": 83, "result": hex(self.chain.current_head())})
+        if module == "proxy" and action == "eth_getTransactionReceipt":
+            receipt = self.chain.receipts.get(q.get("txhash", "").lower())
+            return self._json(h, {"jsonrpc": "2.0", "id": 1, "result": receipt})
         if module == "proxy" and action == "eth_getCode":
             code = self.chain.code.get(q.get("address", "").lower(), "0x")
             return self._json(h, {"jsonrpc": "2.0", "id": 1, "result": code})

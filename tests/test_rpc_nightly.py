@@ -30,7 +30,7 @@ def test_rerun_on_a_grown_chain_fetches_only_new_blocks_and_equals_a_fresh_trace
         b = scenario.Builder(node, start_time=scenario.START_TIME + 86_400)
         fresh_addr = scenario.addr("new-day-2")
         b.send(s.swap_payee, fresh_addr, 50 * ETHER)
-        b.send(s.fanout[4], scenario.addr("new-day-2b"), 3 * ETHER)
+        b.send(s.fanout[3], scenario.addr("new-day-2b"), 3 * ETHER)
         node.rpc("anvil_mine", "0x5")
 
         proxy.log.clear()
