@@ -91,6 +91,47 @@ def _seed_json(s) -> dict:
     }
 
 
+def _source_options(f):
+    """The options that choose and tune a data source (shared by trace and mixer-links)."""
+    options = [
+        click.option("--source", "source_mode", type=click.Choice(["auto", "rpc", "explorer"]), default="auto",
+                  show_default=True, help="auto: a node if --rpc-url is set (with the explorer for what it lacks), "
+                                          "else the explorer."),
+        click.option("--rpc-url", envvar="TRACER_RPC_URL", help="Ethereum JSON-RPC URL (env TRACER_RPC_URL)."),
+        click.option("--rpc-rate", default=25.0, show_default=True, type=click.FloatRange(0.1, 10000),
+                  help="HTTP requests per second to the node."),
+        click.option("--chunk-size", default=500, show_default=True, type=click.IntRange(1, 100000),
+                  help="Addresses per eth_getLogs / trace_filter query."),
+        click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 10000),
+                  help="Calls per JSON-RPC batch."),
+        click.option("--explorer-url", envvar="TRACER_EXPLORER_URL",
+                  help="Etherscan-compatible API URL (env TRACER_EXPLORER_URL). Default: Etherscan V2 with "
+                       "ETHERSCAN_API_KEY, else Blockscout."),
+        click.option("--chain-id", default=1, show_default=True, type=click.IntRange(1),
+                  help="Chain id (Etherscan V2 chainid; checked against the node's eth_chainId)."),
+        click.option("--rate", type=click.FloatRange(0.1, 1000), help="Calls per second (default 3 Etherscan, 5 Blockscout)."),
+        click.option("--page-size", default=10000, show_default=True, type=click.IntRange(1, 10000),
+                  help="Records per explorer page."),
+        click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(0.1), help="Seconds per request."),
+        click.option("--retries", default=5, show_default=True, type=click.IntRange(0, 50), help="Retries of a failed request."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate, page_size,
+                 timeout, retries):
+    from tracer.sources.select import SourceSettings, make_source
+
+    settings = SourceSettings(
+        mode=source_mode, rpc_url=rpc_url, explorer_url=explorer_url,
+        api_key=os.environ.get("ETHERSCAN_API_KEY") or None, chain_id=chain_id, rate=rate, rpc_rate=rpc_rate,
+        timeout=timeout, retries=retries, page_size=page_size, chunk_size=chunk_size, batch_size=batch_size,
+    )
+    return make_source(settings, warn=lambda msg: click.echo(f"tracer: warning: {msg}", err=True))
+
+
 # ---- trace ------------------------------------------------------------------------------
 @cli.command()
 @click.argument("addresses", nargs=-1)
@@ -101,34 +142,20 @@ def _seed_json(s) -> dict:
               help="An address with more counterparties is a service: recorded, not followed.")
 @click.option("--follow-unverified-tokens", is_flag=True, help="Also follow tokens not in the registry.")
 @_db_option
-@click.option("--source", "source_mode", type=click.Choice(["auto", "rpc", "explorer"]), default="auto",
-              show_default=True, help="auto: a node if --rpc-url is set (with the explorer for what it lacks), "
-                                      "else the explorer.")
-@click.option("--rpc-url", envvar="TRACER_RPC_URL", help="Ethereum JSON-RPC URL (env TRACER_RPC_URL).")
-@click.option("--rpc-rate", default=25.0, show_default=True, type=click.FloatRange(0.1, 10000),
-              help="HTTP requests per second to the node.")
-@click.option("--chunk-size", default=500, show_default=True, type=click.IntRange(1, 100000),
-              help="Addresses per eth_getLogs / trace_filter query.")
-@click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 10000),
-              help="Calls per JSON-RPC batch.")
-@click.option("--explorer-url", envvar="TRACER_EXPLORER_URL",
-              help="Etherscan-compatible API URL (env TRACER_EXPLORER_URL). Default: Etherscan V2 with "
-                   "ETHERSCAN_API_KEY, else Blockscout.")
-@click.option("--chain-id", default=1, show_default=True, type=click.IntRange(1),
-              help="Chain id (Etherscan V2 chainid; checked against the node's eth_chainId).")
-@click.option("--rate", type=click.FloatRange(0.1, 1000), help="Calls per second (default 3 Etherscan, 5 Blockscout).")
-@click.option("--page-size", default=10000, show_default=True, type=click.IntRange(1, 10000),
-              help="Records per explorer page.")
-@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(0.1), help="Seconds per request.")
-@click.option("--retries", default=5, show_default=True, type=click.IntRange(0, 50), help="Retries of a failed request.")
+@_source_options
 @click.option("--reorg-margin", default=12, show_default=True, type=click.IntRange(0),
               help="Blocks refetched on a rerun, in case the chain reorganised.")
+@click.option("--link-mixers", is_flag=True, help="Propose which Tornado Cash withdrawals may be traced deposits.")
+@click.option("--follow-mixer-links", "follow_mixer_links", type=click.FloatRange(0, 1),
+              help="Also follow withdrawers of candidate links with at least this confidence (implies --link-mixers).")
+@click.option("--mixer-window-days", default=7.0, show_default=True, type=click.FloatRange(0.01, 3650),
+              help="How long after a deposit a withdrawal may be its candidate.")
 @click.option("--graphml", "graphml_path", type=click.Path(dir_okay=False), help="Also write the graph as GraphML.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with what is new.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_tokens, db_path, source_mode, rpc_url,
           rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate, page_size, timeout, retries, reorg_margin,
-          graphml_path, as_json, quiet) -> None:
+          link_mixers, follow_mixer_links, mixer_window_days, graphml_path, as_json, quiet) -> None:
     """Trace ADDRESSES (or a --case) hop by hop and keep the result in the store.
 
     Rerun the same command to fetch only what is new since the last run.
@@ -137,7 +164,6 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
     from tracer.models import parse_eth_amount
     from tracer.progress import make_progress
     from tracer.seeds import trace_starts_for_case
-    from tracer.sources.select import SourceSettings, make_source
     from tracer.store import Store
     from tracer.trace import TraceOptions, Tracer
 
@@ -153,19 +179,18 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
         raise InputError(f"--min-value: {exc}") from None
     if graphml_path and not Path(graphml_path).resolve().parent.exists():
         raise InputError(f"--graphml: directory {Path(graphml_path).parent} does not exist")
-    settings = SourceSettings(
-        mode=source_mode, rpc_url=rpc_url, explorer_url=explorer_url,
-        api_key=os.environ.get("ETHERSCAN_API_KEY") or None, chain_id=chain_id, rate=rate, rpc_rate=rpc_rate,
-        timeout=timeout, retries=retries, page_size=page_size, chunk_size=chunk_size, batch_size=batch_size,
-    )
-    source = make_source(settings, warn=lambda msg: click.echo(f"tracer: warning: {msg}", err=True))
+    source = _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate,
+                          page_size, timeout, retries)
     options = TraceOptions(hops=hops, min_value_wei=min_value_wei, max_degree=max_degree,
-                           follow_unverified_tokens=follow_unverified_tokens, reorg_margin=reorg_margin)
+                           follow_unverified_tokens=follow_unverified_tokens, reorg_margin=reorg_margin,
+                           link_mixers=link_mixers or follow_mixer_links is not None,
+                           follow_mixer_links=follow_mixer_links, mixer_window_days=mixer_window_days)
     params = {
         "seeds": starts, "case": case_name, "hops": hops, "min_value_wei": str(min_value_wei),
         "max_degree": max_degree, "follow_unverified_tokens": follow_unverified_tokens,
         "source": source.name, "rate": rate, "rpc_rate": rpc_rate, "page_size": page_size,
-        "chunk_size": chunk_size, "reorg_margin": reorg_margin,
+        "chunk_size": chunk_size, "reorg_margin": reorg_margin, "link_mixers": link_mixers,
+        "follow_mixer_links": follow_mixer_links, "mixer_window_days": mixer_window_days,
     }
     try:
         store = Store.open(db_path)
@@ -305,6 +330,46 @@ def exits(db_path: str, model: str, min_value: str, as_json: bool, as_csv: bool,
                 click.echo(f"{'':>48}-> undecoded ({d['flags']}): memo {d['memo']!r}")
     if len(rows) > limit:
         click.echo(f"… {len(rows) - limit} more (--limit, --json or --csv)")
+
+
+# ---- mixer links ------------------------------------------------------------------------
+@cli.command("mixer-links")
+@_db_option
+@_source_options
+@click.option("--window-days", default=7.0, show_default=True, type=click.FloatRange(0.01, 3650),
+              help="How long after a deposit a withdrawal may be its candidate.")
+@click.option("--min-confidence", default=0.0, show_default=True, type=click.FloatRange(0, 1))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def mixer_links(db_path, source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate,
+                page_size, timeout, retries, window_days, min_confidence, as_json) -> None:
+    """Propose which Tornado Cash withdrawals may be the traced deposits coming back out.
+
+    Every link is a candidate with a confidence and the heuristics that fired, never a fact.
+    """
+    from tracer.linking import link_mixers
+    from tracer.store import Store
+
+    store = Store.open(db_path, create=False)
+    source = None
+    try:
+        store.acquire_lock()
+        source = _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate,
+                              page_size, timeout, retries)
+        link_mixers(store, source, source.head_block(), window_days)
+        rows = [dict(r) for r in store.link_rows(min_confidence)]
+    finally:
+        if source is not None:
+            source.close()
+        store.close()
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    if not rows:
+        click.echo("no candidate links (no traced Tornado Cash deposit, or no withdrawal in the window)")
+    for r in rows:
+        click.echo(f"{r['confidence']:.2f}  {r['depositor']} -> {r['withdrawer']}  pool {r['pool']}  "
+                   f"deposit {r['deposit_tx'][:12]}… withdrawal {r['withdrawal_tx'][:12]}…  [{r['heuristics']}]  "
+                   "(candidate, not a fact)")
 
 
 # ---- labels -----------------------------------------------------------------------------

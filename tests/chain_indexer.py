@@ -22,7 +22,9 @@ def index_chain(node: Anvil) -> Chain:
     symbols: dict[str, tuple[str, str]] = {}
     for n in range(0, head + 1):
         block = node.rpc("eth_getBlockByNumber", hex(n), True)
+        chain.timestamps[n] = int(block["timestamp"], 16)
         for tx in block["transactions"]:
+            chain.transactions[tx["hash"].lower()] = tx
             receipt = node.rpc("eth_getTransactionReceipt", tx["hash"])
             chain.receipts[tx["hash"].lower()] = receipt
             ok = int(receipt["status"], 16) == 1

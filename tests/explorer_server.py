@@ -27,6 +27,8 @@ class Chain:
     records: dict[str, list[dict]] = field(default_factory=lambda: {"txlist": [], "txlistinternal": [], "tokentx": []})
     code: dict[str, str] = field(default_factory=dict)
     receipts: dict[str, dict] = field(default_factory=dict)  # tx hash -> JSON-RPC receipt
+    transactions: dict[str, dict] = field(default_factory=dict)  # tx hash -> JSON-RPC transaction
+    timestamps: dict[int, int] = field(default_factory=dict)  # block -> unix time
     head: int = 0
     visible_to: int | None = None  # serve only blocks <= this (a chain "cut" at an earlier block)
 
@@ -135,6 +137,11 @@ class ExplorerServer:
         if module == "proxy" and action == "eth_getTransactionReceipt":
             receipt = self.chain.receipts.get(q.get("txhash", "").lower())
             return self._json(h, {"jsonrpc": "2.0", "id": 1, "result": receipt})
+        if module == "proxy" and action == "eth_getTransactionByHash":
+            tx = self.chain.transactions.get(q.get("txhash", "").lower())
+            return self._json(h, {"jsonrpc": "2.0", "id": 1, "result": tx})
+        if module == "logs" and action == "getLogs":
+            return self._json(h, self._logs(q))
         if module == "proxy" and action == "eth_getCode":
             code = self.chain.code.get(q.get("address", "").lower(), "0x")
             return self._json(h, {"jsonrpc": "2.0", "id": 1, "result": code})
@@ -153,6 +160,26 @@ class ExplorerServer:
                 return self._json(h, {"status": "0", "message": "No transactions found", "result": []})
             return self._json(h, {"status": "1", "message": "OK", "result": rows})
         return self._json(h, {"status": "0", "message": "NOTOK", "result": "Error! Missing Or invalid Module name"})
+
+    def _logs(self, q: dict) -> dict:
+        """Etherscan's logs.getLogs: hex fields, timeStamp and gasPrice added, 1,000 a page."""
+        lo, hi = int(q.get("fromBlock", 0)), min(int(q.get("toBlock", 0)), self.chain.current_head())
+        address, topic0 = q.get("address", "").lower(), q.get("topic0", "").lower()
+        page, offset = int(q.get("page", 1)), int(q.get("offset", 1000))
+        rows = []
+        for receipt in sorted(self.chain.receipts.values(), key=lambda r: int(r["blockNumber"], 16)):
+            block = int(receipt["blockNumber"], 16)
+            if not lo <= block <= hi:
+                continue
+            tx = self.chain.transactions.get(receipt["transactionHash"].lower(), {})
+            for lg in receipt["logs"]:
+                if lg["address"].lower() == address and lg["topics"] and lg["topics"][0].lower() == topic0:
+                    rows.append({**lg, "timeStamp": hex(self.chain.timestamps.get(block, 0)),
+                                 "gasPrice": tx.get("gasPrice", "0x0")})
+        rows = rows[(page - 1) * offset: page * offset]
+        if not rows:
+            return {"status": "0", "message": "No records found", "result": []}
+        return {"status": "1", "message": "OK", "result": rows}
 
     def _fault(self, h: BaseHTTPRequestHandler, fault: str) -> None:
         if fault == "html":

@@ -26,6 +26,8 @@ BUILD = ROOT / "contracts" / "build"
 STETH = "0xae7ab96520de3a18e5e111b5eaab095312d7fe84"
 THOR_ROUTER = "0xd37bbe5744d730a1d98d8dc97c42f0ca46ad7146"  # THORChain router v4.1
 TORNADO_100 = "0xa160cdab225685da1d56aa342ad8841c3b53f291"  # Tornado Cash 100 ETH pool
+TORNADO_10 = "0x910cbd523d972eb0a6f4cae4618ad62622b39dbf"  # Tornado Cash 10 ETH pool
+ODD_GAS_PRICE = 13_370_000_000  # 13.37 gwei: a gas price nobody else uses
 BTC_DEST = "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh"
 BTC_DEST_2 = "bc1q9h6tq5x8zr4m0ns2s5fhw0vxqj5m7l3k2d8u4c"
 ETHER = 10**18
@@ -93,6 +95,12 @@ class Scenario:
     vault_memo: str = f"=:b:{BTC_DEST_2}"
     bad_memo: str = "=:ZZZ:???"
     exits: dict[str, str] = field(default_factory=dict)  # role -> tx hash
+    relayer: str = addr("tornado-relayer")
+    linked: str = addr("mixer-linked")  # 3 direct transfers with the depositor
+    gas_twin: str = addr("mixer-gas-twin")  # withdraws with the deposit's odd gas price
+    multi: str = addr("mixer-multi")  # withdraws from both pools the depositor used
+    stranger: str = addr("mixer-stranger")  # an unrelated withdrawal, first in line
+    withdrawals: dict[str, str] = field(default_factory=dict)  # recipient role -> tx hash
 
     @property
     def poison_target(self) -> str:
@@ -110,11 +118,15 @@ class Builder:
         self.time += 60
         self.node.rpc("evm_setNextBlockTimestamp", hex(self.time))
 
-    def send(self, src: str, to: str, value: int = 0, data: str = "0x", gas: int | None = None) -> str:
+    def send(self, src: str, to: str, value: int = 0, data: str = "0x", gas: int | None = None,
+             gas_price: int | None = None) -> str:
+        """One transaction in its own block; a gas_price makes it a legacy (type 0) transaction."""
         self._next_time()
         tx = {"from": src, "to": to, "value": hex(value), "data": data}
         if gas:
             tx["gas"] = hex(gas)
+        if gas_price:
+            tx["gasPrice"] = hex(gas_price)
         tx_hash = self.node.rpc("eth_sendTransaction", tx)
         if self.receipt(tx_hash) is None:  # one block per transaction, in order, before the next timestamp
             raise RuntimeError(f"transaction {tx_hash} was not mined")
@@ -223,10 +235,36 @@ def build(node: Anvil) -> Scenario:
     s.exits["vault"] = h
     h = b.send(f4, s.vault, 1 * ETHER, data="0x" + s.bad_memo.encode().hex())
     s.exits["bad_memo"] = h
-    native(s.seed, s.mixer_user, 150 * ETHER)
-    h = b.send(s.mixer_user, TORNADO_100, 100 * ETHER, data=calldata("deposit(bytes32)", ["bytes32"], [b"\x11" * 32]))
+    # Tornado Cash: three deposits by one user, then withdrawals that each heuristic should (or should not) link
+    b.place(TORNADO_10, "TornadoPoolMock")
+    for pool, denomination in ((TORNADO_100, 100 * ETHER), (TORNADO_10, 10 * ETHER)):
+        b.send(s.spammer, pool, data=calldata("init(uint256)", ["uint256"], [denomination]))
+        b.fund(pool, 1_000 * ETHER)  # other users' deposits
+    native(s.seed, s.mixer_user, 250 * ETHER)
+    for _ in range(3):
+        native(s.mixer_user, s.linked, ETHER // 100)
+    h = b.send(s.mixer_user, TORNADO_100, 100 * ETHER, data=calldata("deposit(bytes32)", ["bytes32"], [b"\x11" * 32]),
+               gas=200_000, gas_price=ODD_GAS_PRICE)
     moves.append(Movement(h, "native", s.mixer_user, TORNADO_100, "ETH", 100 * ETHER))
     s.exits["tornado"] = h
+    s.exits["tornado-2"] = b.send(s.mixer_user, TORNADO_100, 100 * ETHER,
+                                  data=calldata("deposit(bytes32)", ["bytes32"], [b"\x12" * 32]))
+    s.exits["tornado-10"] = b.send(s.mixer_user, TORNADO_10, 10 * ETHER,
+                                   data=calldata("deposit(bytes32)", ["bytes32"], [b"\x13" * 32]))
+    b.fund(s.relayer, 10 * ETHER)
+    b.fund(s.gas_twin, ETHER)
+
+    def withdraw(pool, recipient, nullifier, sender=None, gas_price=None):
+        return b.send(sender or s.relayer, pool, data=calldata(
+            "withdraw(address,bytes32,address,uint256)", ["address", "bytes32", "address", "uint256"],
+            [recipient, nullifier, s.relayer, ETHER // 10]), gas=200_000, gas_price=gas_price)
+
+    s.withdrawals["stranger"] = withdraw(TORNADO_100, s.stranger, b"\x21" * 32)
+    s.withdrawals["same"] = withdraw(TORNADO_100, s.mixer_user, b"\x22" * 32)
+    s.withdrawals["linked"] = withdraw(TORNADO_100, s.linked, b"\x23" * 32)
+    s.withdrawals["gas"] = withdraw(TORNADO_100, s.gas_twin, b"\x24" * 32, sender=s.gas_twin, gas_price=ODD_GAS_PRICE)
+    s.withdrawals["multi-100"] = withdraw(TORNADO_100, s.multi, b"\x25" * 32)
+    s.withdrawals["multi-10"] = withdraw(TORNADO_10, s.multi, b"\x26" * 32)
 
     # poisoning: a counterfeit "ЕTH" the seed never sent, and a zero-value real stETH transferFrom
     target = s.poison_target

@@ -86,7 +86,7 @@ def test_haircut_taint_is_conserved(traced):
     held = sum(taint.held[a][ETH_CLASS] for a in followed)
     at_endpoints = sum(v[ETH_CLASS] for a, v in taint.reached.items() if a not in followed and a not in seeds)
     assert left_seed == held + at_endpoints  # to the wei
-    assert left_seed == (6 * 10 + 20 + 150 + 300 + 100) * ETHER  # ETH and stETH out of the seed
+    assert left_seed == (6 * 10 + 20 + 250 + 300 + 100) * ETHER  # ETH and stETH out of the seed
 
 
 def test_poison_model_is_an_upper_bound(traced):
@@ -107,7 +107,7 @@ def test_exits_command_ranks_and_shows_destinations(traced):
     router = by_address[THOR_ROUTER]
     assert router["kind"] == "bridge" and int(router["taint_wei"]) == 8 * ETHER
     assert [d["dest_address"] for d in router["destinations"]] == [BTC_DEST]
-    assert by_address[TORNADO_100]["kind"] == "mixer" and int(by_address[TORNADO_100]["taint_wei"]) == 100 * ETHER
+    assert by_address[TORNADO_100]["kind"] == "mixer" and int(by_address[TORNADO_100]["taint_wei"]) == 200 * ETHER  # two deposits
     assert by_address[s.vault]["kind"] == "bridge"
     assert by_address[s.dex]["kind"] == "unknown contract" and int(by_address[s.dex]["taint_wei"]) == ETHER
     text = run_cli("exits", "--db", db).stdout

@@ -26,7 +26,8 @@ NODE_FIELDS = ("label", "label_source", "category", "hop", "is_contract", "follo
 EDGE_FIELDS = ("tx_hash", "log_index", "block", "timestamp", "kind", "asset", "token", "amount", "value", "flags",
                "taint_wei")
 OPTIONAL_EDGE_FIELDS = ("memo", "dest_chain", "dest_address", "dest_asset", "vault", "protocol", "venue",
-                        "sent_asset", "sent_amount", "received_asset", "received_amount")
+                        "sent_asset", "sent_amount", "received_asset", "received_amount", "heuristics", "deposit_tx")
+OPTIONAL_NUMBER_FIELDS = ("confidence",)
 
 # XML 1.0 forbids most C0 controls and lone surrogates; a token may call itself anything.
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -72,6 +73,7 @@ def build_graph(store: Store, taint_model: str = "haircut") -> nx.MultiDiGraph:
         )
     _add_exits(graph, store)
     _add_swaps(graph, taint)
+    _add_mixer_links(graph, store)
     venues = {r["venue"]: r["protocol"] for r in store.exit_rows()}
     for node in graph.nodes:
         attrs = graph.nodes[node]
@@ -115,6 +117,22 @@ def _add_exits(graph: nx.MultiDiGraph, store: Store) -> None:
             memo=_xml_safe(r["memo"]), dest_chain=_xml_safe(r["dest_chain"]),
             dest_address=_xml_safe(r["dest_address"]), dest_asset=_xml_safe(r["dest_asset"]),
             vault=r["venue"], protocol=r["protocol"],
+        )
+
+
+def _add_mixer_links(graph: nx.MultiDiGraph, store: Store) -> None:
+    """Candidate mixer withdrawals: kind "inferred", flag "inferred", with confidence and heuristics."""
+    for r in store.link_rows():
+        if r["depositor"] not in graph:
+            continue
+        if r["withdrawer"] not in graph:
+            graph.add_node(r["withdrawer"])
+        graph.add_edge(
+            r["depositor"], r["withdrawer"], key=f"{r['deposit_tx']}:inferred:{r['withdrawal_tx']}",
+            tx_hash=r["withdrawal_tx"], log_index=int(r["withdrawal_log"]), block=int(r["block"]),
+            timestamp=int(r["timestamp"]), kind="inferred", asset="ETH", token="ETH", amount=r["amount"],
+            value=to_float(int(r["amount"]), 18), flags="inferred", taint_wei="0", confidence=float(r["confidence"]),
+            heuristics=r["heuristics"], deposit_tx=r["deposit_tx"], venue=r["pool"],
         )
 
 
@@ -184,6 +202,8 @@ def export(graph: nx.MultiDiGraph, fmt: str, out: str | Path) -> list[Path]:
         for _, _, d in graph.edges(data=True):
             for f in OPTIONAL_EDGE_FIELDS:
                 d.setdefault(f, "")
+            for f in OPTIONAL_NUMBER_FIELDS:
+                d.setdefault(f, 1.0 if d.get("kind") != "inferred" else 0.0)
     if fmt == "graphml":
         nx.write_graphml(graph, out, named_key_ids=True)
         return [out]
@@ -203,9 +223,10 @@ def export(graph: nx.MultiDiGraph, fmt: str, out: str | Path) -> list[Path]:
         nodes_path = out.with_name(out.stem + ".nodes.csv")
         with open(out, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
-            w.writerow(("key", "source", "target", *EDGE_FIELDS, *OPTIONAL_EDGE_FIELDS))
+            extra = OPTIONAL_EDGE_FIELDS + OPTIONAL_NUMBER_FIELDS
+            w.writerow(("key", "source", "target", *EDGE_FIELDS, *extra))
             for u, v, k, d in graph.edges(keys=True, data=True):
-                w.writerow((k, u, v, *(d[f] for f in EDGE_FIELDS), *(d.get(f, "") for f in OPTIONAL_EDGE_FIELDS)))
+                w.writerow((k, u, v, *(d[f] for f in EDGE_FIELDS), *(d.get(f, "") for f in extra)))
         with open(nodes_path, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
             w.writerow(("id", *NODE_FIELDS))

@@ -28,7 +28,7 @@ from pathlib import Path
 from .errors import StoreBusyError, StoreError
 from .models import LOOKALIKE, POISON_FLAGS, Transfer
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x54524352  # "TRCR": marks the file as ours, so foreign SQLite files are refused
 
 _SCHEMA = """
@@ -120,6 +120,24 @@ MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX exits_depositor ON exits (depositor);
     CREATE TABLE decoded_txs (tx_hash TEXT PRIMARY KEY);  -- receipts already read for exits
+    """,
+    3: """
+    CREATE TABLE mixer_links (                            -- candidates, never facts
+        deposit_tx     TEXT NOT NULL,
+        withdrawal_tx  TEXT NOT NULL,
+        withdrawal_log INTEGER NOT NULL,
+        pool           TEXT NOT NULL,
+        depositor      TEXT NOT NULL,
+        withdrawer     TEXT NOT NULL,
+        relayer        TEXT NOT NULL,
+        fee            TEXT NOT NULL,
+        block          INTEGER NOT NULL,
+        timestamp      INTEGER NOT NULL,
+        amount         TEXT NOT NULL,
+        confidence     REAL NOT NULL,
+        heuristics     TEXT NOT NULL,
+        PRIMARY KEY (deposit_tx, withdrawal_tx, withdrawal_log)
+    );
     """,
 }
 
@@ -438,6 +456,36 @@ class Store:
 
     def exit_rows(self) -> list[sqlite3.Row]:
         return self.conn.execute("SELECT * FROM exits ORDER BY block, tx_hash, log_index").fetchall()
+
+    def save_links(self, links: Iterable) -> int:
+        new = 0
+        with self.transaction() as c:
+            for link in links:
+                d, w = link.deposit, link.withdrawal
+                cur = c.execute(
+                    "INSERT INTO mixer_links VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                    " ON CONFLICT(deposit_tx, withdrawal_tx, withdrawal_log) DO UPDATE SET"
+                    " confidence=excluded.confidence, heuristics=excluded.heuristics",
+                    (d.tx_hash, w.tx_hash, w.log_index, d.pool, d.depositor, w.to, w.relayer, str(w.fee), w.block,
+                     w.timestamp, str(d.denomination - w.fee), link.confidence, ",".join(link.heuristics)),
+                )
+                new += cur.rowcount
+        return new
+
+    def link_rows(self, min_confidence: float = 0.0) -> list[sqlite3.Row]:
+        return self.conn.execute(
+            "SELECT * FROM mixer_links WHERE confidence >= ? ORDER BY confidence DESC, block", (min_confidence,)
+        ).fetchall()
+
+    def direct_transfer_counts(self, address: str) -> dict[tuple[str, str], int]:
+        """Clean transfers between an address and each counterparty, both directions, keyed (a, b)."""
+        out: dict[tuple[str, str], int] = {}
+        for r in self.conn.execute(
+            "SELECT from_addr, to_addr, count(*) FROM transfers WHERE (from_addr=? OR to_addr=?) AND flags=''"
+            " GROUP BY from_addr, to_addr", (address, address)
+        ):
+            out[(r[0], r[1])] = out.get((r[0], r[1]), 0) + int(r[2])
+        return out
 
     # ---- cursors -----------------------------------------------------------------
     def cursor(self, address: str, action: str) -> Cursor | None:

@@ -48,6 +48,9 @@ class TraceOptions:
     max_degree: int = 1000
     follow_unverified_tokens: bool = False
     reorg_margin: int = 12
+    link_mixers: bool = False
+    follow_mixer_links: float | None = None  # follow withdrawers of candidate links at least this confident
+    mixer_window_days: float = 7.0
 
 
 @dataclass
@@ -58,6 +61,7 @@ class HopSummary:
     new_addresses: int = 0
     new_transfers: int = 0
     new_exits: int = 0
+    mixer_links: int = 0
 
 
 @dataclass
@@ -198,6 +202,7 @@ class Tracer:
                     to_follow.append(address)
             self._fetch_histories(to_follow, nodes, result.head_block, hop)
             summary.new_exits = self._decode_exits(to_follow, nodes)
+            via_mixer = self._mixer_candidates(to_follow, result.head_block, summary)
             summary.followed = len(to_follow)
             result.followed_addresses += len(to_follow)
             next_level: dict[str, int] = {}
@@ -215,6 +220,9 @@ class Tracer:
                         continue
                     if recipient not in next_level or t.block < next_level[recipient]:
                         next_level[recipient] = t.block
+            for address, reach in via_mixer.items():
+                if address not in nodes and (address not in next_level or reach < next_level[address]):
+                    next_level[address] = reach
             for address, reach in next_level.items():
                 nodes[address] = NodeState(hop=hop + 1, reach_block=reach)
             level = list(next_level)
@@ -309,6 +317,24 @@ class Tracer:
                 self.progress.advance()
                 self.progress.set_requests(self.source.requests)
         return self.store.save_exits(exits, todo)
+
+    def _mixer_candidates(self, addresses: list[str], head: int, summary: HopSummary) -> dict[str, int]:
+        """Candidate withdrawals of this hop's Tornado deposits; their withdrawers if asked to follow."""
+        if not self.options.link_mixers:
+            return {}
+        from .linking import link_mixers
+
+        links = link_mixers(self.store, self.source, head, self.options.mixer_window_days, set(addresses))
+        summary.mixer_links = len(links)
+        minimum = self.options.follow_mixer_links
+        if minimum is None:
+            return {}
+        out: dict[str, int] = {}
+        for link in links:
+            if link.confidence >= minimum:
+                w = link.withdrawal
+                out[w.to] = min(out.get(w.to, w.block), w.block)
+        return out
 
     def _is_exit_service(self, address: str) -> bool:
         label = best_label(address, [tuple(r) for r in self.store.imported_labels(address)])

@@ -44,6 +44,12 @@ class CombinedSource:
     def receipts(self, tx_hashes: list[str]) -> Iterator[tuple[str, dict | None]]:
         return self.node.receipts(tx_hashes)
 
+    def transactions(self, tx_hashes: list[str]) -> Iterator[tuple[str, dict | None]]:
+        return self.node.transactions(tx_hashes)
+
+    def logs(self, address: str, topic0: str, start: int, end: int) -> list[dict]:
+        return self.node.logs(address, topic0, start, end)
+
     def fetch(self, tasks: list[FetchTask]) -> Iterator[tuple[FetchTask, list[Transfer]]]:
         to_explorer = [t for t in tasks if t.action in EXPLORER_ETH_ACTIONS]
         to_node = [t for t in tasks if t.action not in EXPLORER_ETH_ACTIONS]

@@ -173,6 +173,29 @@ class ExplorerClient:
     def receipts(self, tx_hashes: list[str]) -> Iterator[tuple[str, dict | None]]:
         yield from self._run(lambda h: self._proxy("eth_getTransactionReceipt", expect=dict, txhash=h), tx_hashes)
 
+    def transactions(self, tx_hashes: list[str]) -> Iterator[tuple[str, dict | None]]:
+        yield from self._run(lambda h: self._proxy("eth_getTransactionByHash", expect=dict, txhash=h), tx_hashes)
+
+    def logs(self, address: str, topic0: str, start: int, end: int) -> list[dict]:
+        """Event logs of one contract, paged by block cursor like the account lists (1,000 a page)."""
+        out: list[dict] = []
+        cursor, page_size = start, 1000
+        while cursor <= end:
+            body = self._call_checked({"module": "logs", "action": "getLogs", "address": address, "topic0": topic0,
+                                       "fromBlock": cursor, "toBlock": end, "page": 1, "offset": page_size})
+            page = body.get("result")
+            if not isinstance(page, list) or not all(isinstance(x, dict) for x in page):
+                raise MalformedResponseError(f"explorer {self._host} getLogs: expected a list of logs")
+            if len(page) < page_size:
+                out.extend(page)
+                break
+            last = int(str(page[-1].get("blockNumber", "0")), 0)
+            if last == cursor:
+                raise SourceError(f"more than {page_size} logs of {address} in block {last}; use a node")
+            out.extend(x for x in page if int(str(x.get("blockNumber", "0")), 0) < last)
+            cursor = last
+        return out
+
     def fetch(self, tasks: list[FetchTask]) -> Iterator[tuple[FetchTask, list[Transfer]]]:
         yield from self._run(lambda t: self.fetch_range(t.action, t.address, t.start, t.end), tasks)
 

@@ -158,6 +158,30 @@ class NodeSource:
                 raise MalformedResponseError(f"node {self.client.display} eth_getTransactionReceipt: not an object")
             yield h, r
 
+    def transactions(self, tx_hashes: list[str]) -> Iterator[tuple[str, dict | None]]:
+        self._connect()
+        results = self.client.batch([("eth_getTransactionByHash", [h]) for h in tx_hashes])
+        for h, r in zip(tx_hashes, results):
+            if isinstance(r, RpcError):
+                raise self._fail("eth_getTransactionByHash", r)
+            yield h, r if isinstance(r, dict) else None
+
+    def logs(self, address: str, topic0: str, start: int, end: int) -> list[dict]:
+        self._connect()
+
+        def query(a: int, b: int) -> list:
+            result = self.client.call("eth_getLogs", [{"fromBlock": hex(a), "toBlock": hex(b), "address": address,
+                                                       "topics": [topic0]}])
+            if not isinstance(result, list):
+                raise MalformedResponseError(f"node {self.client.display} eth_getLogs: expected a list")
+            return result
+
+        entries = [e for e in self._ranged("eth_getLogs", start, end, query) if isinstance(e, dict)]
+        self._load_timestamps({_hex_int(e.get("blockNumber"), "block") for e in entries}, entries)
+        for e in entries:
+            e.setdefault("timeStamp", hex(self._timestamps[_hex_int(e.get("blockNumber"), "block")]))
+        return entries
+
     # ---- histories ------------------------------------------------------------------------
     def fetch(self, tasks: list[FetchTask]) -> Iterator[tuple[FetchTask, list[Transfer]]]:
         self._connect()
