@@ -132,6 +132,24 @@ def _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explore
     return make_source(settings, warn=lambda msg: click.echo(f"tracer: warning: {msg}", err=True))
 
 
+def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries):
+    """Wrap a source so that addresses on other EVM chains go to the explorer with that chainid."""
+    from tracer.sources.explorer import ExplorerClient, choose_endpoint
+    from tracer.sources.multichain import MultiChainSource
+
+    api_key = os.environ.get("ETHERSCAN_API_KEY") or None
+    if not (api_key or explorer_url):
+        source.close()
+        raise InputError("--follow-bridges needs an explorer that serves other chains by chainid: "
+                         "set ETHERSCAN_API_KEY (Etherscan V2) or --explorer-url")
+
+    def make(chain_id: int) -> ExplorerClient:
+        return ExplorerClient(choose_endpoint(api_key, explorer_url, chain_id), api_key=api_key, rate=rate,
+                              timeout=timeout, retries=retries, page_size=page_size)
+
+    return MultiChainSource(source, make)
+
+
 # ---- trace ------------------------------------------------------------------------------
 @cli.command()
 @click.argument("addresses", nargs=-1)
@@ -150,12 +168,15 @@ def _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explore
               help="Also follow withdrawers of candidate links with at least this confidence (implies --link-mixers).")
 @click.option("--mixer-window-days", default=7.0, show_default=True, type=click.FloatRange(0.01, 3650),
               help="How long after a deposit a withdrawal may be its candidate.")
+@click.option("--follow-bridges", is_flag=True,
+              help="Continue on other EVM chains where a bridge deposit names the receiver (needs an explorer "
+                   "serving them by chainid: Etherscan V2 with ETHERSCAN_API_KEY, or --explorer-url).")
 @click.option("--graphml", "graphml_path", type=click.Path(dir_okay=False), help="Also write the graph as GraphML.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with what is new.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_tokens, db_path, source_mode, rpc_url,
           rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate, page_size, timeout, retries, reorg_margin,
-          link_mixers, follow_mixer_links, mixer_window_days, graphml_path, as_json, quiet) -> None:
+          link_mixers, follow_mixer_links, mixer_window_days, follow_bridges, graphml_path, as_json, quiet) -> None:
     """Trace ADDRESSES (or a --case) hop by hop and keep the result in the store.
 
     Rerun the same command to fetch only what is new since the last run.
@@ -181,16 +202,20 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
         raise InputError(f"--graphml: directory {Path(graphml_path).parent} does not exist")
     source = _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate,
                           page_size, timeout, retries)
+    if follow_bridges:
+        source = _with_other_chains(source, explorer_url, rate, page_size, timeout, retries)
     options = TraceOptions(hops=hops, min_value_wei=min_value_wei, max_degree=max_degree,
                            follow_unverified_tokens=follow_unverified_tokens, reorg_margin=reorg_margin,
                            link_mixers=link_mixers or follow_mixer_links is not None,
-                           follow_mixer_links=follow_mixer_links, mixer_window_days=mixer_window_days)
+                           follow_mixer_links=follow_mixer_links, mixer_window_days=mixer_window_days,
+                           follow_bridges=follow_bridges)
     params = {
         "seeds": starts, "case": case_name, "hops": hops, "min_value_wei": str(min_value_wei),
         "max_degree": max_degree, "follow_unverified_tokens": follow_unverified_tokens,
         "source": source.name, "rate": rate, "rpc_rate": rpc_rate, "page_size": page_size,
         "chunk_size": chunk_size, "reorg_margin": reorg_margin, "link_mixers": link_mixers,
         "follow_mixer_links": follow_mixer_links, "mixer_window_days": mixer_window_days,
+        "follow_bridges": follow_bridges,
     }
     try:
         store = Store.open(db_path)

@@ -59,8 +59,10 @@ class Chain:
 
 
 class ExplorerServer:
-    def __init__(self, chain: Chain, latency: float = 0.0, rate_limit: float | None = None):
+    def __init__(self, chain: Chain, latency: float = 0.0, rate_limit: float | None = None,
+                 other_chains: dict[int, Chain] | None = None):
         self.chain = chain
+        self.other_chains = other_chains or {}  # chainid -> records, as Etherscan V2 serves many chains
         self.latency = latency
         self.rate_limit = rate_limit  # calls per second allowed; past it, Etherscan's rate-limit body
         self.faults: deque[str] = deque()  # scripted answers for the next requests
@@ -131,19 +133,29 @@ class ExplorerServer:
             return self._fault(h, fault)
         if self._over_rate():
             return self._json(h, {"status": "0", "message": "NOTOK", "result": "Max calls per sec rate limit reached (5/sec)"})
+        chain_id = int(q.get("chainid", 1) or 1)
+        if chain_id in self.other_chains:
+            return self._answer(h, q, self.other_chains[chain_id])
+        return self._answer(h, q, self.chain)
+
+    def _answer(self, h, q: dict, chain: Chain) -> None:
         module, action = q.get("module"), q.get("action")
+        if module == "block" and action == "getblocknobytime":
+            stamp = int(q.get("timestamp", 0))
+            later = sorted(b for b, t in chain.timestamps.items() if t >= stamp)
+            return self._json(h, {"status": "1", "message": "OK", "result": str(later[0] if later else chain.head)})
         if module == "proxy" and action == "eth_blockNumber":
-            return self._json(h, {"jsonrpc": "2.0", "id": 83, "result": hex(self.chain.current_head())})
+            return self._json(h, {"jsonrpc": "2.0", "id": 83, "result": hex(chain.current_head())})
         if module == "proxy" and action == "eth_getTransactionReceipt":
-            receipt = self.chain.receipts.get(q.get("txhash", "").lower())
+            receipt = chain.receipts.get(q.get("txhash", "").lower())
             return self._json(h, {"jsonrpc": "2.0", "id": 1, "result": receipt})
         if module == "proxy" and action == "eth_getTransactionByHash":
-            tx = self.chain.transactions.get(q.get("txhash", "").lower())
+            tx = chain.transactions.get(q.get("txhash", "").lower())
             return self._json(h, {"jsonrpc": "2.0", "id": 1, "result": tx})
         if module == "logs" and action == "getLogs":
-            return self._json(h, self._logs(q))
+            return self._json(h, self._logs(q, chain))
         if module == "proxy" and action == "eth_getCode":
-            code = self.chain.code.get(q.get("address", "").lower(), "0x")
+            code = chain.code.get(q.get("address", "").lower(), "0x")
             return self._json(h, {"jsonrpc": "2.0", "id": 1, "result": code})
         if module == "account" and action in ("txlist", "txlistinternal", "tokentx"):
             try:
@@ -154,27 +166,27 @@ class ExplorerServer:
             if page * offset > 10000:
                 return self._json(h, {"status": "0", "message": "NOTOK",
                                       "result": "Result window is too large, PageNo x Offset size must be less than or equal to 10000"})
-            rows = self.chain.query(action, q.get("address", "").lower(), start, end)
+            rows = chain.query(action, q.get("address", "").lower(), start, end)
             rows = rows[(page - 1) * offset: page * offset]
             if not rows:
                 return self._json(h, {"status": "0", "message": "No transactions found", "result": []})
             return self._json(h, {"status": "1", "message": "OK", "result": rows})
         return self._json(h, {"status": "0", "message": "NOTOK", "result": "Error! Missing Or invalid Module name"})
 
-    def _logs(self, q: dict) -> dict:
+    def _logs(self, q: dict, chain: Chain) -> dict:
         """Etherscan's logs.getLogs: hex fields, timeStamp and gasPrice added, 1,000 a page."""
-        lo, hi = int(q.get("fromBlock", 0)), min(int(q.get("toBlock", 0)), self.chain.current_head())
+        lo, hi = int(q.get("fromBlock", 0)), min(int(q.get("toBlock", 0)), chain.current_head())
         address, topic0 = q.get("address", "").lower(), q.get("topic0", "").lower()
         page, offset = int(q.get("page", 1)), int(q.get("offset", 1000))
         rows = []
-        for receipt in sorted(self.chain.receipts.values(), key=lambda r: int(r["blockNumber"], 16)):
+        for receipt in sorted(chain.receipts.values(), key=lambda r: int(r["blockNumber"], 16)):
             block = int(receipt["blockNumber"], 16)
             if not lo <= block <= hi:
                 continue
-            tx = self.chain.transactions.get(receipt["transactionHash"].lower(), {})
+            tx = chain.transactions.get(receipt["transactionHash"].lower(), {})
             for lg in receipt["logs"]:
                 if lg["address"].lower() == address and lg["topics"] and lg["topics"][0].lower() == topic0:
-                    rows.append({**lg, "timeStamp": hex(self.chain.timestamps.get(block, 0)),
+                    rows.append({**lg, "timeStamp": hex(chain.timestamps.get(block, 0)),
                                  "gasPrice": tx.get("gasPrice", "0x0")})
         rows = rows[(page - 1) * offset: page * offset]
         if not rows:

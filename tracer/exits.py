@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from eth_abi import decode
 from eth_utils import keccak
 
+from .chains import NAMES_BY_ID
 from .models import ETH
 from .thorchain import MemoError, parse_memo
 
@@ -56,8 +57,7 @@ TORNADO_ENTRANCES = {"0xd90e2f925da726b50c4ed8d0fb90ad053324f31b", "0x722122df12
 
 CHAINFLIP_CHAINS = {1: "eth", 2: "dot", 3: "btc", 4: "arb", 5: "sol"}
 CHAINFLIP_ASSETS = {1: "ETH", 2: "FLIP", 3: "USDC", 4: "DOT", 5: "BTC"}
-EVM_CHAINS = {1: "eth", 10: "op", 56: "bsc", 100: "gnosis", 137: "polygon", 324: "zksync", 8453: "base",
-              42161: "arb", 43114: "avax", 59144: "linea", 534352: "scroll"}
+EVM_CHAINS = NAMES_BY_ID
 LIFI_NON_EVM_CHAINS = {20000000000001: "btc", 1151111081099710: "sol"}
 LIFI_NON_EVM_RECEIVER = "0x11f111f111f111f111f111f111f111f111f111f1"
 
@@ -85,9 +85,10 @@ class Exit:
         """Graph node of the destination: a plain 0x address on this chain, else <chain>:<address>."""
         if not self.dest_address:
             return ""
-        if self.dest_chain in ("eth", "") and self.dest_address.lower().startswith("0x") and len(self.dest_address) == 42:
+        evm_address = self.dest_address.lower().startswith("0x") and len(self.dest_address) == 42
+        if self.dest_chain in ("eth", "") and evm_address:
             return self.dest_address.lower()
-        return f"{self.dest_chain}:{self.dest_address}"
+        return f"{self.dest_chain}:{self.dest_address.lower() if evm_address else self.dest_address}"
 
     def detail_json(self) -> str:
         return json.dumps(self.detail, sort_keys=True, ensure_ascii=False)

@@ -77,7 +77,7 @@ def build_graph(store: Store, taint_model: str = "haircut") -> nx.MultiDiGraph:
     venues = {r["venue"]: r["protocol"] for r in store.exit_rows()}
     for node in graph.nodes:
         attrs = graph.nodes[node]
-        if node.startswith("0x"):
+        if "category" not in attrs:  # addresses (here or "<chain>:0x…" elsewhere); destinations come labelled
             attrs.update(_node_attributes(node, addresses.get(node), graph, seeds, imported.get(node)))
             if node in venues and attrs["category"] in ("eoa", "unknown", "poison"):
                 attrs["category"] = "bridge"  # a THORChain vault, known from the memos sent to it

@@ -51,6 +51,7 @@ class TraceOptions:
     link_mixers: bool = False
     follow_mixer_links: float | None = None  # follow withdrawers of candidate links at least this confident
     mixer_window_days: float = 7.0
+    follow_bridges: bool = False  # continue on other EVM chains where a bridge deposit names the receiver
 
 
 @dataclass
@@ -203,6 +204,7 @@ class Tracer:
             self._fetch_histories(to_follow, nodes, result.head_block, hop)
             summary.new_exits = self._decode_exits(to_follow, nodes)
             via_mixer = self._mixer_candidates(to_follow, result.head_block, summary)
+            via_mixer.update(self._bridge_receivers(to_follow, nodes))
             summary.followed = len(to_follow)
             result.followed_addresses += len(to_follow)
             next_level: dict[str, int] = {}
@@ -253,7 +255,10 @@ class Tracer:
         """Which block ranges of which histories to fetch, and the cursors once they are stored."""
         tasks: list[FetchTask] = []
         cursors: dict[str, Cursor] = {}
-        for action in self.source.actions:
+        actions = self.source.actions_for(address) if hasattr(self.source, "actions_for") else self.source.actions
+        if hasattr(self.source, "head_for"):
+            head = self.source.head_for(address) or head
+        for action in actions:
             cur = self.store.cursor(address, action)
             if cur is None:
                 tasks.append(FetchTask(address, action, reach, head))
@@ -334,6 +339,22 @@ class Tracer:
             if link.confidence >= minimum:
                 w = link.withdrawal
                 out[w.to] = min(out.get(w.to, w.block), w.block)
+        return out
+
+    def _bridge_receivers(self, addresses: list[str], nodes: dict[str, NodeState]) -> dict[str, int]:
+        """With --follow-bridges: receivers of this hop's bridge deposits on other EVM chains, as
+        "<chain>:<address>" nodes, reached from the first block there after the deposit."""
+        if not self.options.follow_bridges or not hasattr(self.source, "block_at"):
+            return {}
+        from .chains import is_evm_destination
+
+        wanted = set(addresses)
+        out: dict[str, int] = {}
+        for r in self.store.exit_rows():
+            if r["depositor"] in wanted and is_evm_destination(r["dest_chain"], r["dest_address"]):
+                node = f"{r['dest_chain']}:{r['dest_address'].lower()}"
+                if node not in nodes and node not in out:
+                    out[node] = self.source.block_at(r["dest_chain"], r["timestamp"])
         return out
 
     def _is_exit_service(self, address: str) -> bool:

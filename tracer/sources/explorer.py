@@ -340,6 +340,18 @@ class ExplorerClient:
                 raise MalformedResponseError(f"explorer {self._host} {action}: expected a {expect.__name__} result")
             return result
 
+    def block_at(self, timestamp: int) -> int:
+        """The first block at or after a unix time (where a bridged deposit can first show up)."""
+        body = self._call_checked({"module": "block", "action": "getblocknobytime", "timestamp": int(timestamp),
+                                   "closest": "after"})
+        result = body.get("result")
+        if isinstance(result, dict):
+            result = result.get("blockNumber")
+        try:
+            return int(str(result))
+        except ValueError:
+            raise MalformedResponseError(f"explorer {self._host} getblocknobytime: not a block number") from None
+
     def head_block(self) -> int:
         result = self._proxy("eth_blockNumber")
         try:

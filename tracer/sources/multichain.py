@@ -1,0 +1,114 @@
+"""The home chain's source plus explorers for other EVM chains, for --follow-bridges.
+
+Addresses on other chains travel through the tracer and the store as node
+ids "<chain>:<0xaddress>" (e.g. base:0x…), so a wallet that exists on two
+chains stays two nodes. This wrapper strips the prefix before asking that
+chain's explorer (Etherscan V2 serves every chain from one URL by chainid)
+and puts it back on every address in the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+from ..chains import NATIVE_SYMBOL, split_node
+from ..models import ERC20, ETH, UNVERIFIED_TOKEN, Transfer
+from .base import FetchTask
+from .explorer import ACTIONS, ExplorerClient
+
+
+class MultiChainSource:
+    def __init__(self, home, make_explorer: Callable[[int], ExplorerClient]):
+        self.home = home
+        self.name = home.name
+        self._make = make_explorer
+        self._foreign: dict[str, ExplorerClient] = {}
+        self._heads: dict[str, int] = {}
+
+    # delegation to the home source
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return self.home.actions
+
+    @property
+    def requests(self) -> int:
+        return self.home.requests + sum(e.requests for e in self._foreign.values())
+
+    @property
+    def rate_limited(self) -> int:
+        return self.home.rate_limited + sum(e.rate_limited for e in self._foreign.values())
+
+    def head_block(self) -> int:
+        return self.home.head_block()
+
+    def receipts(self, tx_hashes):
+        return self.home.receipts(tx_hashes)
+
+    def transactions(self, tx_hashes):
+        return self.home.transactions(tx_hashes)
+
+    def logs(self, address, topic0, start, end):
+        return self.home.logs(address, topic0, start, end)
+
+    # other chains
+    def explorer(self, chain: str) -> ExplorerClient:
+        from ..chains import EVM_CHAIN_IDS
+
+        if chain not in self._foreign:
+            self._foreign[chain] = self._make(EVM_CHAIN_IDS[chain])
+        return self._foreign[chain]
+
+    def actions_for(self, node: str) -> tuple[str, ...]:
+        return ACTIONS if ":" in node else self.home.actions
+
+    def head_for(self, node: str) -> int | None:
+        chain, _ = split_node(node)
+        if ":" not in node:
+            return None
+        if chain not in self._heads:
+            self._heads[chain] = self.explorer(chain).head_block()
+        return self._heads[chain]
+
+    def block_at(self, chain: str, timestamp: int) -> int:
+        return self.explorer(chain).block_at(timestamp)
+
+    def codes(self, addresses: list[str]) -> Iterator[tuple[str, str]]:
+        home = [a for a in addresses if ":" not in a]
+        if home:
+            yield from self.home.codes(home)
+        for node in (a for a in addresses if ":" in a):
+            chain, address = split_node(node)
+            yield node, self.explorer(chain).get_code(address)
+
+    def fetch(self, tasks: list[FetchTask]) -> Iterator[tuple[FetchTask, list[Transfer]]]:
+        home = [t for t in tasks if ":" not in t.address]
+        if home:
+            yield from self.home.fetch(home)
+        for task in (t for t in tasks if ":" in t.address):
+            chain, address = split_node(task.address)
+            found = self.explorer(chain).fetch_range(task.action, address, task.start, task.end)
+            yield task, [_on_chain(t, chain) for t in found]
+
+    def close(self) -> None:
+        self.home.close()
+        for e in self._foreign.values():
+            e.close()
+
+
+def _on_chain(t: Transfer, chain: str) -> Transfer:
+    """A transfer seen on another chain, its addresses as that chain's node ids.
+
+    The token registry lists Ethereum contracts only, so a token elsewhere is
+    unverified whatever it calls itself; the native coin is ETH on rollups,
+    BNB/POL/AVAX/XDAI elsewhere (a class of its own for taint and thresholds).
+    """
+    if t.kind == ERC20:
+        token, flags = f"{chain}:{t.token}", t.flags | {UNVERIFIED_TOKEN}
+    elif chain in NATIVE_SYMBOL:
+        token, flags = f"{chain}:native", t.flags
+    else:
+        token, flags = ETH, t.flags
+    asset = NATIVE_SYMBOL.get(chain, t.asset) if t.kind != ERC20 else t.asset
+    return replace(t, from_addr=f"{chain}:{t.from_addr}", to_addr=f"{chain}:{t.to_addr}", token=token, asset=asset,
+                   flags=frozenset(flags))
