@@ -14,9 +14,8 @@ from pathlib import Path
 
 import networkx as nx
 
-from .labels import annotation_flags, best_label
+from .labels import annotation_flags, best_label, display_label
 from .models import POISON_FLAGS, to_float
-from .seeds import seed_index
 from .store import Store, _flags_set
 from .tokens import lookup
 
@@ -49,7 +48,6 @@ def build_graph(store: Store, taint_model: str = "haircut") -> nx.MultiDiGraph:
     addresses = {r["address"]: r for r in conn.execute("SELECT * FROM addresses")}
     followed = {a: (r["reach_block"] or 0) for a, r in addresses.items() if r["followed"]}
     graph = nx.MultiDiGraph()
-    seeds = seed_index()
     imported = store.imported_label_map()
     for row in store.transfer_rows():
         src, dst, block = row["from_addr"], row["to_addr"], row["block"]
@@ -78,7 +76,7 @@ def build_graph(store: Store, taint_model: str = "haircut") -> nx.MultiDiGraph:
     for node in graph.nodes:
         attrs = graph.nodes[node]
         if "category" not in attrs:  # addresses (here or "<chain>:0x…" elsewhere); destinations come labelled
-            attrs.update(_node_attributes(node, addresses.get(node), graph, seeds, imported.get(node)))
+            attrs.update(_node_attributes(node, addresses.get(node), graph, imported.get(node)))
             if node in venues and attrs["category"] in ("eoa", "unknown", "poison"):
                 attrs["category"] = "bridge"  # a THORChain vault, known from the memos sent to it
                 if not attrs["label"]:
@@ -151,17 +149,9 @@ def _add_swaps(graph: nx.MultiDiGraph, taint) -> None:
         )
 
 
-def _node_attributes(address: str, row, graph: nx.MultiDiGraph, seeds, imported) -> dict:
-    label, label_source = "", ""
-    curated = best_label(address, None)
-    seed = seeds.get(address)
-    if curated:
-        label, label_source = curated.label, curated.source
-    elif seed:
-        label, label_source = seed.label, "; ".join(s.name for s in seed.sources)
-    elif imported:
-        curated = best_label(address, imported)
-        label, label_source = curated.label, curated.source
+def _node_attributes(address: str, row, graph: nx.MultiDiGraph, imported) -> dict:
+    label, label_source = display_label(address, imported)
+    curated = best_label(address, imported)
     hop = row["hop"] if row is not None and row["hop"] is not None else -1
     code_kind = row["code_kind"] if row is not None else None
     category = row["category"] if row is not None and row["category"] and hop >= 0 else None

@@ -51,6 +51,20 @@ def best_label(address: str, imported: list[tuple[str, str, str]] | None) -> Lab
     return Label(address, label, category, source)
 
 
+def display_label(address: str, imported: list[tuple[str, str, str]] | None) -> tuple[str, str]:
+    """(label, its source) to show: curated, then the seed file's attribution, then an imported one."""
+    from .seeds import seed_index
+
+    curated = label_for(address)
+    if curated:
+        return curated.label, curated.source
+    seed = seed_index().get(address)
+    if seed:
+        return seed.label, "; ".join(s.name for s in seed.sources)
+    found = best_label(address, imported)
+    return (found.label, found.source) if found else ("", "")
+
+
 def annotation_flags(imported: list[tuple[str, str, str]] | None) -> list[str]:
     """Flags that imported labels put on a node without stopping the trace."""
     flags = set()

@@ -6,9 +6,8 @@ import json
 from collections import defaultdict
 
 from .errors import InputError
-from .labels import best_label
+from .labels import best_label, display_label
 from .models import format_amount
-from .seeds import seed_index
 from .store import Store
 
 
@@ -18,16 +17,8 @@ def address_summary(store: Store, address: str) -> dict:
     if row is None and not transfers:
         raise InputError(f"{address} is not in the store {store.path}")
     imported = [tuple(r) for r in store.imported_labels(address)]
-    curated = best_label(address, None)
-    seed = seed_index().get(address)
-    label, source = "", ""
-    if curated:
-        label, source = curated.label, curated.source
-    elif seed:
-        label, source = seed.label, "; ".join(s.name for s in seed.sources)
-    elif imported:
-        curated = best_label(address, imported)
-        label, source = curated.label, curated.source
+    curated = best_label(address, imported)
+    label, source = display_label(address, imported)
     totals: dict[tuple[str, str, int], list[int]] = defaultdict(lambda: [0, 0])
     peers: dict[tuple[str, str], int] = defaultdict(int)
     poison = 0
