@@ -64,7 +64,8 @@ def test_dex_contracts_are_endpoints(traced):
     queried_history = {q["address"] for q in server.log if q.get("module") == "account"}
     for venue in DEX_VENUES:
         node = graph.nodes[venue]
-        assert node["category"] == "dex" and node["is_contract"] is True
+        assert node["category"] == "dex"
+        assert "code-unchecked" in node["flags"]  # a labelled service costs no request at all
         assert node["followed"] is False and venue not in queried_history
 
 
@@ -91,8 +92,14 @@ def test_json_summary_and_request_budget(traced):
     assert summary["requests"] == len(server.log)
     assert summary["new_transfers"] == graph.number_of_edges()
     assert summary["followed_addresses"] == 44  # seed, 42 hop-1 wallets, the hop-2 forward address
-    # 3 history calls per followed address, one code check per reached address, one head-block call
-    assert summary["requests"] == 3 * 44 + summary["reached_addresses"] + 1
+    # three calls per followed address (its three lists; the first txlist page tells an account that
+    # sends transactions from a contract, so no eth_getCode is needed here); labelled services and
+    # last-hop addresses cost nothing; plus the head block
+    assert summary["requests"] == 3 * 44 + 1
+    by_action = {}
+    for q in server.log:
+        by_action[q["action"]] = by_action.get(q["action"], 0) + 1
+    assert by_action == {"eth_blockNumber": 1, "txlist": 44, "txlistinternal": 44, "tokentx": 44}
 
 
 def test_rerunning_with_nothing_new_adds_nothing(explorer, db_path):
@@ -149,16 +156,29 @@ def test_contract_wallets_are_followed_and_other_contracts_are_not(fixture_chain
     from explorer_server import ExplorerServer
     from test_codes import SAFE_PROXY
 
-    fixture_chain.code[HOP1_CONSOLIDATION] = SAFE_PROXY  # as if the consolidation wallet were a Safe
-    fixture_chain.code[HOP1_CMETH] = "0x6080604052348015600f57600080fd5b50"  # an ordinary contract
+    recipient = "0x09278b36863be4ccd3d0c22d643e8062d7a11377"  # one of the 40 × 10,000 ETH recipients
+    onward, beyond = "0x" + "51" * 20, "0x" + "52" * 20
+    fixture_chain.code[HOP1_CMETH] = SAFE_PROXY  # as if the cmETH recipient were a Safe...
+    fixture_chain.code[recipient] = "0x6080604052348015600f57600080fd5b50"  # ...and this one a contract
+    # each moves value out without ever sending a transaction itself, as contracts do
+    fixture_chain.records["tokentx"].append({
+        "blockNumber": "21895900", "timeStamp": "1740151000", "hash": "0x" + "e1" * 32, "from": HOP1_CMETH,
+        "to": onward, "value": str(5000 * 10**18), "contractAddress": "0xe6829d9a7ee3040e1276fa75293bde931859e8fa",
+        "tokenSymbol": "cmETH", "tokenDecimal": "18"})
+    fixture_chain.records["txlistinternal"].append({
+        "blockNumber": "21895901", "timeStamp": "1740151012", "hash": "0x" + "e2" * 32, "from": recipient,
+        "to": beyond, "value": str(10**18), "isError": "0", "contractAddress": "", "type": "call"})
     with ExplorerServer(fixture_chain) as server:
         trace(server, db_path)
-        queried = {q["address"] for q in server.log if q.get("module") == "account"}
-    assert HOP1_CONSOLIDATION in queried and HOP1_CMETH not in queried
+        asked = {(q["address"], q["action"]) for q in server.log if q.get("address")}
+    assert {(HOP1_CMETH, "eth_getCode"), (recipient, "eth_getCode")} <= asked  # value left: wallet or contract?
+    assert (HOP1_CONSOLIDATION, "eth_getCode") not in asked  # it sent transactions: an account
+    assert ("0x0e8c1e2881f35ef20343264862a242fb749d6b35", "eth_getCode") not in asked  # quiet: nothing to decide
     store = Store.open(db_path)
-    assert store.address(HOP1_CONSOLIDATION).category == "wallet-contract"
-    assert store.address(HOP1_CMETH).category == "contract"
-    assert store.address(HOP2_FORWARD).hop == 2  # reached through the Safe
+    assert store.address(HOP1_CMETH).category == "wallet-contract" and store.address(onward).hop == 2
+    assert store.address(recipient).category == "contract"
+    assert store.address(beyond) is None or store.address(beyond).hop is None  # a contract's outflow: no trail
+    assert store.address(HOP1_CONSOLIDATION).code_kind == "eoa"
     store.close()
 
 

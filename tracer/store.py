@@ -399,8 +399,9 @@ class Store:
                 )
         return new
 
-    def mark_followed(self, address: str) -> None:
-        self.conn.execute("UPDATE addresses SET followed=1 WHERE address=?", (address,))
+    def unfollow(self, address: str) -> None:
+        """Its history was read, but it turned out to be a contract: an endpoint, not part of the trail."""
+        self.conn.execute("UPDATE addresses SET followed=0 WHERE address=?", (address,))
 
     # ---- imported labels ---------------------------------------------------------------
     def import_labels(self, labels: Iterable) -> tuple[int, int]:

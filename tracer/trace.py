@@ -144,7 +144,7 @@ class Tracer:
             return "wallet-contract", True
         if self._seed_roles.get(address) == "theft":
             return "theft", True
-        return "eoa", True
+        return ("eoa" if code_kind == codes.EOA else "unknown"), True
 
     # ---- the run --------------------------------------------------------------------------
     def run(self, seeds: list[str], params: dict | None = None) -> TraceResult:
@@ -194,14 +194,21 @@ class Tracer:
                 break
             summary = HopSummary(hop=hop, addresses=len(level))
             result.hops.append(summary)
-            code_kinds = self._ensure_codes(level, hop)
+            last = hop == self.options.hops
+            probes = {} if last else self._probe(level, nodes, seed_set, result.head_block, hop)
+            if self._probing:  # only busy addresses that never sent a transaction need their code now
+                self._ensure_codes([a for a, p in probes.items() if not p.sent and p.next_start is not None], hop)
+                code_kinds = self.store.code_kinds(level)
+            else:
+                code_kinds = self._ensure_codes(level, hop)
             to_follow: list[str] = []
             for address in level:
                 node = nodes[address]
                 node.category, followable = self._category(address, address in seed_set, code_kinds.get(address))
-                if followable and hop < self.options.hops:
+                if followable and not last:
                     to_follow.append(address)
-            self._fetch_histories(to_follow, nodes, result.head_block, hop)
+            self._fetch_histories(to_follow, nodes, result.head_block, hop, probes)
+            to_follow = self._settle_unknown_codes(to_follow, nodes, seed_set, hop)
             summary.new_exits = self._decode_exits(to_follow, nodes)
             via_mixer = self._mixer_candidates(to_follow, result.head_block, summary)
             via_mixer.update(self._bridge_receivers(to_follow, nodes))
@@ -234,7 +241,68 @@ class Tracer:
         )
 
     # ---- fetching ---------------------------------------------------------------------------
+    @property
+    def _probing(self) -> bool:
+        """Sources that answer one address per call (explorers) learn code kinds from a first page."""
+        return hasattr(self.source, "probes")
+
+    def _probe(self, level: list[str], nodes: dict[str, NodeState], seeds: set[str], head: int,
+               hop: int) -> dict[str, object]:
+        """First txlist page of each new candidate; an address seen sending a transaction is an
+        account (no eth_getCode needed). See ExplorerClient.probe."""
+        if not self._probing:
+            return {}
+        known = self.store.code_kinds(level)
+        todo = [a for a in level if known[a] is None and self.store.cursor(a, "txlist") is None
+                and (a in seeds or not self._service_label(a))]
+        if not todo:
+            return {}
+        self.progress.start_stage(f"hop {hop}: first pages", len(todo))
+        probes = {}
+        for probe in self.source.probes([(a, nodes[a].reach_block, head) for a in todo]):
+            probes[probe.address] = probe
+            self.progress.advance()
+            self.progress.set_requests(self.source.requests)
+        accounts = {a: codes.EOA for a, p in probes.items() if p.sent}
+        if accounts:
+            self.store.set_code(accounts)
+        return probes
+
+    def _settle_unknown_codes(self, followed: list[str], nodes: dict[str, NodeState], seeds: set[str],
+                              hop: int) -> list[str]:
+        """An address of unknown code that turns out to move value out: is it a wallet or a contract?
+
+        Quiet addresses that never sent a transaction were fetched without eth_getCode; only those
+        whose lists show value leaving need the answer (a contract's outflows are not a trail).
+        """
+        unknown = [a for a, kind in self.store.code_kinds(followed).items() if kind is None and a not in seeds]
+        moving = [a for a in unknown
+                  if any(self.follows(t) for t in self.store.outflows(a, since_block=nodes[a].reach_block))]
+        if not moving:
+            return followed
+        kinds = self._ensure_codes(moving, hop)
+        keep = []
+        for address in followed:
+            if address in moving:
+                node = nodes[address]
+                node.category, followable = self._category(address, False, kinds.get(address))
+                if not followable:
+                    self.store.unfollow(address)
+                    continue
+            keep.append(address)
+        return keep
+
+    def _service_label(self, address: str) -> bool:
+        label = best_label(address, [tuple(r) for r in self.store.imported_labels(address)])
+        return bool(label and label.category in SERVICE_CATEGORIES)
+
     def _ensure_codes(self, addresses: list[str], hop: int) -> dict[str, str | None]:
+        """Code kinds of these addresses, asking the source for those not known yet.
+
+        A node answers a whole level in one batch. With an explorer (one call per address) the
+        tracer asks only where the answer changes what it follows (see _probe and
+        _settle_unknown_codes); other addresses keep the flag code-unchecked.
+        """
         known = self.store.code_kinds(addresses)
         missing = [a for a, kind in known.items() if kind is None]
         if missing:
@@ -251,10 +319,20 @@ class Tracer:
             known.update(found)
         return known
 
-    def _plan(self, address: str, reach: int, head: int) -> tuple[list[FetchTask], dict[str, Cursor]]:
+    def _plan(self, address: str, reach: int, head: int, probe=None) -> tuple[list[FetchTask], dict[str, Cursor]]:
         """Which block ranges of which histories to fetch, and the cursors once they are stored."""
         tasks: list[FetchTask] = []
         cursors: dict[str, Cursor] = {}
+        if probe is not None:
+            # The first txlist page is in hand; the rest of the lists as usual.
+            if probe.next_start is not None:
+                tasks.append(FetchTask(address, "txlist", probe.next_start, head))
+            cursors["txlist"] = Cursor(reach, head)
+            for action in self.source.actions:
+                if action != "txlist":
+                    tasks.append(FetchTask(address, action, reach, head))
+                    cursors[action] = Cursor(reach, head)
+            return tasks, cursors
         actions = self.source.actions_for(address) if hasattr(self.source, "actions_for") else self.source.actions
         if hasattr(self.source, "head_for"):
             head = self.source.head_for(address) or head
@@ -272,7 +350,8 @@ class Tracer:
             cursors[action] = Cursor(min(reach, cur.scanned_from), max(head, cur.scanned_to))
         return tasks, cursors
 
-    def _fetch_histories(self, addresses: list[str], nodes: dict[str, NodeState], head: int, hop: int) -> None:
+    def _fetch_histories(self, addresses: list[str], nodes: dict[str, NodeState], head: int, hop: int,
+                         probes: dict | None = None) -> None:
         """Fetch every address's new blocks; store each address atomically as soon as it is complete."""
         if not addresses:
             return
@@ -281,12 +360,16 @@ class Tracer:
         collected: dict[str, list[Transfer]] = defaultdict(list)
         cursors: dict[str, dict[str, Cursor]] = {}
         all_tasks: list[FetchTask] = []
+        probes = probes or {}
         for address in addresses:
-            tasks, cursors[address] = self._plan(address, nodes[address].reach_block, head)
+            probe = probes.get(address)
+            tasks, cursors[address] = self._plan(address, nodes[address].reach_block, head, probe)
+            if probe is not None:
+                collected[address].extend(probe.transfers)
             pending[address] = len(tasks)
             all_tasks.extend(tasks)
             if not tasks:
-                self._commit(address, [], cursors[address])
+                self._commit(address, collected.pop(address, []), cursors[address])
         for task, transfers in self.source.fetch(all_tasks):
             collected[task.address].extend(transfers)
             pending[task.address] -= 1

@@ -63,6 +63,14 @@ def choose_endpoint(api_key: str | None, override: str | None, chain_id: int = 1
     return Endpoint(BLOCKSCOUT, None, 5.0, "blockscout")
 
 
+@dataclass(frozen=True)
+class Probe:
+    address: str
+    transfers: list[Transfer]
+    next_start: int | None  # txlist continues from this block; None when the page held it all
+    sent: bool  # the address sent a transaction in these blocks: an account with a key, not a contract
+
+
 @dataclass
 class RequestStats:
     requests: int = 0
@@ -195,6 +203,10 @@ class ExplorerClient:
             out.extend(x for x in page if int(str(x.get("blockNumber", "0")), 0) < last)
             cursor = last
         return out
+
+    def probes(self, requests: list[tuple[str, int, int]]) -> Iterator[Probe]:
+        for _, probe in self._run(lambda r: self.probe(*r), requests):
+            yield probe
 
     def fetch(self, tasks: list[FetchTask]) -> Iterator[tuple[FetchTask, list[Transfer]]]:
         yield from self._run(lambda t: self.fetch_range(t.action, t.address, t.start, t.end), tasks)
@@ -370,10 +382,19 @@ class ExplorerClient:
 
         Paged by block cursor; see the module docstring for why.
         """
+        rows, _ = self._rows(action, address, start, end, max_pages=None)
+        return parse_rows(action, rows)
+
+    def _rows(self, action: str, address: str, start: int, end: int, max_pages: int | None) -> tuple[list, int | None]:
+        """Raw records of whole blocks, and the block to continue from if max_pages cut it short."""
         rows: list[Any] = []
         cursor = start
+        pages = 0
         while cursor <= end:
+            if max_pages is not None and pages >= max_pages:
+                return rows, cursor
             page = self._account(action, address, cursor, end, 1, self.page_size)
+            pages += 1
             if len(page) < self.page_size:
                 rows.extend(page)
                 break
@@ -386,7 +407,21 @@ class ExplorerClient:
                 continue
             rows.extend(r for r in page if _block_of(r) < last)
             cursor = last
-        return parse_rows(action, rows)
+        return rows, None
+
+    def probe(self, address: str, start: int, end: int) -> Probe:
+        """The first page of an address's transactions: do they show it sending one?
+
+        An account that sent a transaction is not a contract (contracts never
+        sign one), so a wallet with outgoing transactions needs no eth_getCode,
+        and the page is the start of its txlist anyway: tracing a wallet costs
+        its three lists and nothing more. Only one page is read, so an unknown
+        contract with a huge history costs one request before eth_getCode
+        stops the trace there.
+        """
+        rows, next_start = self._rows("txlist", address, start, end, max_pages=1)
+        sent = any(isinstance(r, dict) and str(r.get("from", "")).lower() == address for r in rows)
+        return Probe(address, parse_rows("txlist", rows), next_start, sent)
 
     def _whole_block(self, action: str, address: str, block: int, first_page: list[Any]) -> list[Any]:
         rows = list(first_page)
