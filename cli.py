@@ -171,12 +171,16 @@ def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries):
 @click.option("--follow-bridges", is_flag=True,
               help="Continue on other EVM chains where a bridge deposit names the receiver (needs an explorer "
                    "serving them by chainid: Etherscan V2 with ETHERSCAN_API_KEY, or --explorer-url).")
+@click.option("--no-screen", "no_screen", is_flag=True,
+              help="On a rerun, refetch every followed address instead of skipping those whose balances "
+                   "show they cannot have moved.")
 @click.option("--graphml", "graphml_path", type=click.Path(dir_okay=False), help="Also write the graph as GraphML.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with what is new.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_tokens, db_path, source_mode, rpc_url,
           rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate, page_size, timeout, retries, reorg_margin,
-          link_mixers, follow_mixer_links, mixer_window_days, follow_bridges, graphml_path, as_json, quiet) -> None:
+          link_mixers, follow_mixer_links, mixer_window_days, follow_bridges, no_screen, graphml_path, as_json,
+          quiet) -> None:
     """Trace ADDRESSES (or a --case) hop by hop and keep the result in the store.
 
     Rerun the same command to fetch only what is new since the last run.
@@ -208,7 +212,7 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
                            follow_unverified_tokens=follow_unverified_tokens, reorg_margin=reorg_margin,
                            link_mixers=link_mixers or follow_mixer_links is not None,
                            follow_mixer_links=follow_mixer_links, mixer_window_days=mixer_window_days,
-                           follow_bridges=follow_bridges)
+                           follow_bridges=follow_bridges, screen=not no_screen)
     params = {
         "seeds": starts, "case": case_name, "hops": hops, "min_value_wei": str(min_value_wei),
         "max_degree": max_degree, "follow_unverified_tokens": follow_unverified_tokens,

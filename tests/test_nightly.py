@@ -91,3 +91,44 @@ def test_a_killed_run_loses_nothing_and_the_rerun_completes_it(fixture_chain, tm
     statuses = [s for (s,) in conn.execute("SELECT status FROM runs ORDER BY id")]
     conn.close()
     assert statuses == ["killed", "ok"]
+
+
+def test_rerun_with_nothing_new_is_a_balance_screen(fixture_chain, tmp_path):
+    """Nightly with no activity: one balancemulti per 20 tracked addresses, token checks for holders."""
+    db = tmp_path / "case.db"
+    with ExplorerServer(fixture_chain) as server:
+        first = trace(server, db)
+        server.log.clear()
+        second = trace(server, db)
+        actions = [q["action"] for q in server.log]
+    assert second["new_transfers"] == 0 and second["unchanged_skipped"] == first["followed_addresses"]
+    # the head block, one balancemulti per 20 addresses of each hop (1 + 3 + 1), and one tokenbalance
+    # for the one address still holding a traced token (0x1542…: 15,000 cmETH); nothing else
+    assert sorted(actions) == sorted(["eth_blockNumber"] + ["balancemulti"] * 5 + ["tokenbalance"])
+
+
+def test_screen_catches_a_token_moved_by_an_approved_spender(fixture_chain, tmp_path):
+    """A transferFrom costs the owner no gas: its ETH balance stays, its token balance does not."""
+    db = tmp_path / "case.db"
+    holder = "0x1542368a03ad1f03d96d51b414f4738961cf4443"  # holds 15,000 cmETH from the exploiter
+    with ExplorerServer(fixture_chain) as server:
+        trace(server, db)
+        fixture_chain.records["tokentx"].append({
+            "blockNumber": str(fixture_chain.head - 5), "timeStamp": "1740200000", "hash": "0x" + "f1" * 32,
+            "from": holder, "to": "0x" + "77" * 20, "value": str(1000 * 10**18),
+            "contractAddress": "0xe6829d9a7ee3040e1276fa75293bde931859e8fa", "tokenSymbol": "cmETH",
+            "tokenDecimal": "18"})
+        server.log.clear()
+        second = trace(server, db)
+        fetched = {q["address"] for q in server.log if q.get("action") == "tokentx"}
+    assert fetched - {"0x" + "77" * 20} == {holder}  # only the holder was refetched (and the new hop it opened)
+    assert second["new_transfers"] == 1 and second["new_addresses"] == 1
+
+
+def test_screen_can_be_turned_off(fixture_chain, tmp_path):
+    db = tmp_path / "case.db"
+    with ExplorerServer(fixture_chain) as server:
+        first = trace(server, db)
+        server.log.clear()
+        trace(server, db, "--no-screen")
+        assert sum(q.get("action") == "txlist" for q in server.log) == first["followed_addresses"]

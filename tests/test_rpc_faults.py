@@ -161,7 +161,7 @@ def test_credentials_in_the_rpc_url_never_reach_output_or_store(scenario_chain, 
 def test_node_dying_mid_run_loses_nothing_and_the_next_run_continues(scenario_chain, reference, proxy, tmp_path):
     _, s = scenario_chain
     db = tmp_path / "c.db"
-    proxy.down_after = 12
+    proxy.down_after = 20
     line = one_line_error(rpc_trace(proxy.url, db, s.seed, "--retries", "1"))
     assert "HTTP 503" in line
     conn = sqlite3.connect(db)

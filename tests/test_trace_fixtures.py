@@ -94,12 +94,15 @@ def test_json_summary_and_request_budget(traced):
     assert summary["followed_addresses"] == 44  # seed, 42 hop-1 wallets, the hop-2 forward address
     # three calls per followed address (its three lists; the first txlist page tells an account that
     # sends transactions from a contract, so no eth_getCode is needed here); labelled services and
-    # last-hop addresses cost nothing; plus the head block
-    assert summary["requests"] == 3 * 44 + 1
+    # last-hop addresses cost nothing. The balance screen that makes reruns cheap: one balancemulti
+    # per 20 addresses of a hop (1 + 3 + 1), one tokenbalance per token an address may still hold
+    # (0xa4b2…: stETH, mETH; 0x1542…: cmETH), and the head block after each hop's screen.
     by_action = {}
     for q in server.log:
         by_action[q["action"]] = by_action.get(q["action"], 0) + 1
-    assert by_action == {"eth_blockNumber": 1, "txlist": 44, "txlistinternal": 44, "tokentx": 44}
+    assert by_action == {"eth_blockNumber": 1 + 3, "txlist": 44, "txlistinternal": 44, "tokentx": 44,
+                         "balancemulti": 5, "tokenbalance": 3}
+    assert summary["requests"] == 3 * 44 + 1 + 3 + 5 + 3
 
 
 def test_rerunning_with_nothing_new_adds_nothing(explorer, db_path):

@@ -28,7 +28,7 @@ from pathlib import Path
 from .errors import StoreBusyError, StoreError
 from .models import LOOKALIKE, POISON_FLAGS, Transfer
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 APPLICATION_ID = 0x54524352  # "TRCR": marks the file as ours, so foreign SQLite files are refused
 
 _SCHEMA = """
@@ -137,6 +137,15 @@ MIGRATIONS: dict[int, str] = {
         confidence     REAL NOT NULL,
         heuristics     TEXT NOT NULL,
         PRIMARY KEY (deposit_tx, withdrawal_tx, withdrawal_log)
+    );
+    """,
+    4: """
+    CREATE TABLE balances (                               -- last screen of a followed address (nightly reruns)
+        address TEXT NOT NULL,
+        token   TEXT NOT NULL,                            -- ETH or a token contract
+        amount  TEXT NOT NULL,
+        block   INTEGER NOT NULL,
+        PRIMARY KEY (address, token)
     );
     """,
 }
@@ -398,6 +407,33 @@ class Store:
                     (hop, reach, category, int(followed), address),
                 )
         return new
+
+    def balances(self) -> dict[tuple[str, str], int]:
+        return {(r[0], r[1]): int(r[2]) for r in self.conn.execute("SELECT address, token, amount FROM balances")}
+
+    def save_balances(self, values: dict[tuple[str, str], int], block: int) -> None:
+        with self.transaction() as c:
+            c.executemany(
+                "INSERT INTO balances VALUES (?,?,?,?) ON CONFLICT(address, token) DO UPDATE SET"
+                " amount=excluded.amount, block=excluded.block",
+                [(a, t, str(v), block) for (a, t), v in values.items()],
+            )
+
+    def screened_addresses(self) -> list[str]:
+        """Followed home-chain addresses that have been fetched at least once."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT address FROM addresses WHERE followed=1 AND address LIKE '0x%'"
+            " AND address IN (SELECT address FROM cursors)")]
+
+    def held_tokens(self, address: str) -> list[str]:
+        """Registered tokens this address received more of than it sent (it may still hold them)."""
+        net: dict[str, int] = {}
+        for r in self.conn.execute(
+            "SELECT token, from_addr, amount FROM transfers WHERE kind='erc20' AND flags='' AND"
+            " (from_addr=? OR to_addr=?)", (address, address)
+        ):
+            net[r[0]] = net.get(r[0], 0) + (-int(r[2]) if r[1] == address else int(r[2]))
+        return sorted(token for token, amount in net.items() if amount > 0)
 
     def unfollow(self, address: str) -> None:
         """Its history was read, but it turned out to be a contract: an endpoint, not part of the trail."""

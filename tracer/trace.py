@@ -52,6 +52,7 @@ class TraceOptions:
     follow_mixer_links: float | None = None  # follow withdrawers of candidate links at least this confident
     mixer_window_days: float = 7.0
     follow_bridges: bool = False  # continue on other EVM chains where a bridge deposit names the receiver
+    screen: bool = True  # on reruns, skip addresses whose balances show they cannot have moved
 
 
 @dataclass
@@ -86,6 +87,8 @@ class TraceResult:
     requests: int = 0
     rate_limited: int = 0
     seconds: float = 0.0
+    screened: int = 0
+    unchanged: int = 0
 
     def to_json(self) -> dict:
         return {
@@ -98,6 +101,8 @@ class TraceResult:
             "reached_addresses": len(self.nodes),
             "requests": self.requests,
             "rate_limited": self.rate_limited,
+            "screened": self.screened,
+            "unchanged_skipped": self.unchanged,
             "seconds": round(self.seconds, 3),
             "hops": [asdict(h) for h in self.hops],
         }
@@ -207,7 +212,7 @@ class Tracer:
                 node.category, followable = self._category(address, address in seed_set, code_kinds.get(address))
                 if followable and not last:
                     to_follow.append(address)
-            self._fetch_histories(to_follow, nodes, result.head_block, hop, probes)
+            self._fetch_histories(to_follow, nodes, result.head_block, hop, probes, result)
             to_follow = self._settle_unknown_codes(to_follow, nodes, seed_set, hop)
             summary.new_exits = self._decode_exits(to_follow, nodes)
             via_mixer = self._mixer_candidates(to_follow, result.head_block, summary)
@@ -351,17 +356,27 @@ class Tracer:
         return tasks, cursors
 
     def _fetch_histories(self, addresses: list[str], nodes: dict[str, NodeState], head: int, hop: int,
-                         probes: dict | None = None) -> None:
+                         probes: dict | None = None, result: TraceResult | None = None) -> None:
         """Fetch every address's new blocks; store each address atomically as soon as it is complete."""
         if not addresses:
             return
+        snapshot, unchanged, head = self._screen(addresses, head, probes or {}, result)
         self.progress.start_stage(f"hop {hop}: fetching histories", len(addresses))
         pending: dict[str, int] = {}
         collected: dict[str, list[Transfer]] = defaultdict(list)
         cursors: dict[str, dict[str, Cursor]] = {}
         all_tasks: list[FetchTask] = []
         probes = probes or {}
+
+        def commit(address: str) -> None:
+            self._commit(address, collected.pop(address, []), cursors[address])
+            if address in snapshot:  # only now: a run killed before this commit must not trust it
+                self.store.save_balances(snapshot[address], head)
+
         for address in addresses:
+            if address in unchanged:
+                self.progress.advance()
+                continue
             probe = probes.get(address)
             tasks, cursors[address] = self._plan(address, nodes[address].reach_block, head, probe)
             if probe is not None:
@@ -369,13 +384,52 @@ class Tracer:
             pending[address] = len(tasks)
             all_tasks.extend(tasks)
             if not tasks:
-                self._commit(address, collected.pop(address, []), cursors[address])
+                commit(address)
         for task, transfers in self.source.fetch(all_tasks):
             collected[task.address].extend(transfers)
             pending[task.address] -= 1
             self.progress.set_requests(self.source.requests)
             if pending[task.address] == 0:
-                self._commit(task.address, collected.pop(task.address), cursors[task.address])
+                commit(task.address)
+
+    def _screen(self, addresses: list[str], head: int, probes: dict,
+                result: TraceResult | None) -> tuple[dict, set[str], int]:
+        """Balances of the addresses about to be fetched: which cannot have moved since last time?
+
+        An account that sends anything pays gas, so its ETH balance changes; tokens moved by an
+        approved spender cost the owner nothing, so every token an address may still hold (it
+        received more than it sent) is checked too. An address whose balances all equal the last
+        screen is skipped. The screen is read *before* the head block the fetch runs to: whatever
+        moves after it shows up as a change next time, whatever moved before it is fetched now.
+        Returns (snapshot per address, unchanged addresses, head block to fetch up to).
+        """
+        if not self.options.screen or not hasattr(self.source, "balances"):
+            return {}, set(), head
+        home = [a for a in addresses if ":" not in a]
+        if not home:
+            return {}, set(), head
+        self.progress.start_stage("screening balances", len(home))
+        eth = self.source.balances(home)
+        pairs = [(a, t) for a in home for t in self.store.held_tokens(a)]
+        tokens = self.source.token_balances(pairs) if pairs else {}
+        self.progress.set_requests(self.source.requests)
+        stored = self.store.balances()
+        snapshot: dict[str, dict[tuple[str, str], int]] = {}
+        for a in home:
+            if a not in eth:
+                continue
+            snapshot[a] = {(a, "ETH"): eth[a], **{(x, t): v for (x, t), v in tokens.items() if x == a}}
+        unchanged = {
+            a for a, snap in snapshot.items()
+            if a not in probes and self.store.cursor(a, self.source.actions[0]) is not None
+            and all(stored.get(k) == v for k, v in snap.items())
+        }
+        if len(unchanged) < len(addresses):  # something will be fetched: up to a head read after the screen
+            head = max(head, self.source.head_block())
+        if result is not None:
+            result.screened += len(snapshot)
+            result.unchanged += len(unchanged)
+        return snapshot, unchanged, head
 
     def _decode_exits(self, addresses: list[str], nodes: dict[str, NodeState]) -> int:
         """Read the deposit transactions into bridges and mixers: where did the funds go?"""

@@ -44,6 +44,12 @@ class CombinedSource:
     def receipts(self, tx_hashes: list[str]) -> Iterator[tuple[str, dict | None]]:
         return self.node.receipts(tx_hashes)
 
+    def balances(self, addresses):
+        return self.node.balances([a for a in addresses if ":" not in a])
+
+    def token_balances(self, pairs):
+        return self.node.token_balances([p for p in pairs if ":" not in p[0]])
+
     def transactions(self, tx_hashes: list[str]) -> Iterator[tuple[str, dict | None]]:
         return self.node.transactions(tx_hashes)
 

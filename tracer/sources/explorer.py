@@ -204,6 +204,42 @@ class ExplorerClient:
             cursor = last
         return out
 
+    def balances(self, addresses: list[str]) -> dict[str, int]:
+        """ETH balances at the latest block, 20 addresses a call (balancemulti)."""
+        chunks = [addresses[i: i + 20] for i in range(0, len(addresses), 20)]
+
+        def one(chunk: list[str]) -> dict[str, int]:
+            body = self._call_checked({"module": "account", "action": "balancemulti", "address": ",".join(chunk),
+                                       "tag": "latest"})
+            result = body.get("result")
+            if not isinstance(result, list):
+                raise MalformedResponseError(f"explorer {self._host} balancemulti: expected a list")
+            out = {}
+            for row in result:
+                try:
+                    out[str(row["account"]).lower()] = int(str(row["balance"]))
+                except (KeyError, TypeError, ValueError):
+                    raise MalformedResponseError(f"explorer {self._host} balancemulti: malformed row") from None
+            return out
+
+        found: dict[str, int] = {}
+        for _, part in self._run(one, chunks):
+            found.update(part)
+        return found
+
+    def token_balances(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Token balances at the latest block, one (address, token) a call (tokenbalance)."""
+        def one(pair: tuple[str, str]) -> int:
+            address, token = pair
+            body = self._call_checked({"module": "account", "action": "tokenbalance", "contractaddress": token,
+                                       "address": address, "tag": "latest"})
+            try:
+                return int(str(body.get("result")))
+            except ValueError:
+                raise MalformedResponseError(f"explorer {self._host} tokenbalance: not a number") from None
+
+        return {pair: value for pair, value in self._run(one, pairs)}
+
     def probes(self, requests: list[tuple[str, int, int]]) -> Iterator[Probe]:
         for _, probe in self._run(lambda r: self.probe(*r), requests):
             yield probe

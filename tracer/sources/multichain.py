@@ -45,6 +45,12 @@ class MultiChainSource:
     def receipts(self, tx_hashes):
         return self.home.receipts(tx_hashes)
 
+    def balances(self, addresses):
+        return self.home.balances([a for a in addresses if ":" not in a])
+
+    def token_balances(self, pairs):
+        return self.home.token_balances([p for p in pairs if ":" not in p[0]])
+
     def transactions(self, tx_hashes):
         return self.home.transactions(tx_hashes)
 

@@ -158,6 +158,25 @@ class NodeSource:
                 raise MalformedResponseError(f"node {self.client.display} eth_getTransactionReceipt: not an object")
             yield h, r
 
+    def balances(self, addresses: list[str]) -> dict[str, int]:
+        self._connect()
+        results = self.client.batch([("eth_getBalance", [a, "latest"]) for a in addresses])
+        out = {}
+        for a, r in zip(addresses, results):
+            if isinstance(r, RpcError):
+                raise self._fail("eth_getBalance", r)
+            out[a] = _hex_int(r, "balance")
+        return out
+
+    def token_balances(self, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        self._connect()
+        calls = [("eth_call", [{"to": token, "data": "0x70a08231" + "0" * 24 + address[2:]}, "latest"])
+                 for address, token in pairs]
+        out = {}
+        for pair, r in zip(pairs, self.client.batch(calls)):
+            out[pair] = int(r[2:66] or "0", 16) if isinstance(r, str) and r.startswith("0x") and len(r) >= 66 else -1
+        return out
+
     def transactions(self, tx_hashes: list[str]) -> Iterator[tuple[str, dict | None]]:
         self._connect()
         results = self.client.batch([("eth_getTransactionByHash", [h]) for h in tx_hashes])
