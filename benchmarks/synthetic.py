@@ -72,11 +72,20 @@ class Theft:
             "contractAddress": "", "gasPrice": "1000000000"})
         self.transfers += 1
 
-    def token(self, src: str, dst: str, value: int, block: int, contract: str = STETH, symbol: str = "stETH") -> None:
+    def token(self, src: str, dst: str, value: int, block: int, contract: str = STETH, symbol: str = "stETH",
+              sent_by_owner: bool = True) -> None:
+        """A token transfer; the owner's own transfer() call also appears in its txlist, as on Etherscan
+        (a poisoner's fake event does not: the victim sent nothing)."""
+        tx_hash, stamp = self._hash(), str(START_TIME + (block - START_BLOCK) * 12)
         self.chain.records["tokentx"].append({
-            "blockNumber": str(block), "timeStamp": str(START_TIME + (block - START_BLOCK) * 12), "hash": self._hash(),
+            "blockNumber": str(block), "timeStamp": stamp, "hash": tx_hash,
             "from": src, "to": dst, "value": str(value), "contractAddress": contract, "tokenSymbol": symbol,
             "tokenName": symbol, "tokenDecimal": "18"})
+        if sent_by_owner:
+            self.chain.records["txlist"].append({
+                "blockNumber": str(block), "timeStamp": stamp, "hash": tx_hash, "from": src, "to": contract,
+                "value": "0", "isError": "0", "txreceipt_status": "1", "input": "0xa9059cbb",
+                "contractAddress": "", "gasPrice": "1000000000"})
         self.transfers += 1
 
 
@@ -150,7 +159,7 @@ def generate(p: Params) -> Theft:
     while theft.transfers < p.transfers:
         victim = traced[rng.randrange(len(traced))]
         theft.token(victim, _lookalike(rng, victim), ETHER, block - rng.randrange(p.blocks_per_layer),
-                    COUNTERFEIT, "ЕTH")
+                    COUNTERFEIT, "ЕTH", sent_by_owner=False)
     chain.head = block + 100
     theft.next_block = block + 101
     return theft
