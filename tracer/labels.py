@@ -53,12 +53,12 @@ def best_label(address: str, imported: list[tuple[str, str, str]] | None) -> Lab
 
 def display_label(address: str, imported: list[tuple[str, str, str]] | None) -> tuple[str, str]:
     """(label, its source) to show: curated, then the seed file's attribution, then an imported one."""
-    from .seeds import seed_index
+    from .seeds import _index
 
     curated = label_for(address)
     if curated:
         return curated.label, curated.source
-    seed = seed_index().get(address)
+    seed = _index().get(address)
     if seed:
         return seed.label, "; ".join(s.name for s in seed.sources)
     found = best_label(address, imported)

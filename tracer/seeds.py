@@ -42,8 +42,9 @@ def cases() -> dict[str, dict]:
     return dict(_document()["cases"])
 
 
-def all_seeds() -> list[Seed]:
-    return [
+@lru_cache(maxsize=1)
+def _seeds() -> tuple[Seed, ...]:
+    return tuple(
         Seed(
             address=e["address"],
             label=e["label"],
@@ -53,7 +54,11 @@ def all_seeds() -> list[Seed]:
             sources=tuple(Source(s["name"], s.get("url"), s.get("date")) for s in e["sources"]),
         )
         for e in _document()["addresses"]
-    ]
+    )
+
+
+def all_seeds() -> list[Seed]:
+    return list(_seeds())
 
 
 def seeds_for_case(case: str) -> list[Seed]:
@@ -68,5 +73,10 @@ def trace_starts_for_case(case: str) -> list[Seed]:
     return [s for s in seeds_for_case(case) if s.role in ("theft", "laundering")]
 
 
+@lru_cache(maxsize=1)
+def _index() -> dict[str, Seed]:
+    return {s.key: s for s in _seeds()}
+
+
 def seed_index() -> dict[str, Seed]:
-    return {s.key: s for s in all_seeds()}
+    return dict(_index())

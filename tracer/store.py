@@ -234,7 +234,9 @@ class Store:
             raise StoreError(f"{p} is an SQLite file of another application; refusing to touch it")
         else:
             store._check_version()
-        conn.execute("PRAGMA foreign_keys=ON")
+        # WAL with synchronous=NORMAL: every commit is atomic and survives a killed process (what a
+        # run must guarantee); only a power cut may lose the last commits, never corrupt the file.
+        conn.execute("PRAGMA synchronous=NORMAL")
         return store
 
     def _create(self) -> None:
@@ -544,34 +546,52 @@ class Store:
 
         Returns the number of transfers new to the store.
         """
+        return self.commit_fetches([(address, transfers, cursors)], source, run_id)
+
+    def commit_fetches(self, fetched: list[tuple[str, list[Transfer], dict[str, Cursor]]], source: str,
+                       run_id: int | None, balances: dict[tuple[str, str], int] | None = None,
+                       balance_block: int = 0) -> int:
+        """Several complete fetches in one transaction: each address is still all-or-nothing,
+        and a node's whole chunk costs one commit instead of hundreds."""
         with self.transaction() as c:
             new = 0
-            for t in transfers:
-                cur = c.execute(
-                    "INSERT OR IGNORE INTO transfers (id, tx_hash, kind, position, log_index, block, timestamp,"
-                    " from_addr, to_addr, token, asset, decimals, amount, flags, source, first_run, memo)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        t.key, t.tx_hash, t.kind, t.position, t.log_index, t.block, t.timestamp,
-                        t.from_addr, t.to_addr, t.token, t.asset, t.decimals, str(t.amount),
-                        _flags_text(t.flags), source, run_id, t.memo,
-                    ),
+            for address, transfers, cursors in fetched:
+                new += self._store_fetch(c, address, transfers, cursors, source, run_id)
+            if balances:
+                c.executemany(
+                    "INSERT INTO balances VALUES (?,?,?,?) ON CONFLICT(address, token) DO UPDATE SET"
+                    " amount=excluded.amount, block=excluded.block",
+                    [(a, t, str(v), balance_block) for (a, t), v in balances.items()],
                 )
-                new += cur.rowcount
-                if cur.rowcount == 0 and t.log_index is not None:
-                    c.execute(
-                        "UPDATE transfers SET log_index=? WHERE id=? AND log_index IS NULL", (t.log_index, t.key)
-                    )
-            for action, cur_ in cursors.items():
-                c.execute(
-                    "INSERT INTO cursors (address, action, scanned_from, scanned_to, run_id) VALUES (?,?,?,?,?)"
-                    " ON CONFLICT(address, action) DO UPDATE SET scanned_from=excluded.scanned_from,"
-                    " scanned_to=excluded.scanned_to, run_id=excluded.run_id",
-                    (address, action, cur_.scanned_from, cur_.scanned_to, run_id),
-                )
-            c.execute("INSERT OR IGNORE INTO addresses (address, first_run) VALUES (?, ?)", (address, run_id))
-            c.execute("UPDATE addresses SET followed=1 WHERE address=?", (address,))
-            self._refresh_lookalikes(c, address)
+        return new
+
+    def _store_fetch(self, c: sqlite3.Connection, address: str, transfers: list[Transfer],
+                     cursors: dict[str, Cursor], source: str, run_id: int | None) -> int:
+        before = c.total_changes
+        c.executemany(
+            "INSERT OR IGNORE INTO transfers (id, tx_hash, kind, position, log_index, block, timestamp,"
+            " from_addr, to_addr, token, asset, decimals, amount, flags, source, first_run, memo)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (t.key, t.tx_hash, t.kind, t.position, t.log_index, t.block, t.timestamp, t.from_addr, t.to_addr,
+                 t.token, t.asset, t.decimals, str(t.amount), _flags_text(t.flags), source, run_id, t.memo)
+                for t in transfers
+            ],
+        )
+        new = c.total_changes - before
+        with_index = [(t.log_index, t.key) for t in transfers if t.log_index is not None]
+        if with_index:  # a node saw what an explorer could not: keep the log index
+            c.executemany("UPDATE transfers SET log_index=? WHERE id=? AND log_index IS NULL", with_index)
+        for action, cur_ in cursors.items():
+            c.execute(
+                "INSERT INTO cursors (address, action, scanned_from, scanned_to, run_id) VALUES (?,?,?,?,?)"
+                " ON CONFLICT(address, action) DO UPDATE SET scanned_from=excluded.scanned_from,"
+                " scanned_to=excluded.scanned_to, run_id=excluded.run_id",
+                (address, action, cur_.scanned_from, cur_.scanned_to, run_id),
+            )
+        c.execute("INSERT OR IGNORE INTO addresses (address, first_run) VALUES (?, ?)", (address, run_id))
+        c.execute("UPDATE addresses SET followed=1 WHERE address=?", (address,))
+        self._refresh_lookalikes(c, address)
         return new
 
     def _refresh_lookalikes(self, c: sqlite3.Connection, address: str) -> None:
@@ -593,15 +613,13 @@ class Store:
             flags = _flags_set(r["flags"])
             if int(r["amount"]) > 0 and not (flags & intrinsic):
                 genuine.add(r["to_addr"] if r["from_addr"] == address else r["from_addr"])
-        traced = {
-            r[0]
-            for r in c.execute(
-                "SELECT address FROM addresses WHERE hop IS NOT NULL AND address IN "
-                "(SELECT to_addr FROM transfers WHERE from_addr=? UNION SELECT from_addr FROM transfers WHERE to_addr=?)",
-                (address, address),
-            )
-        }
-        genuine |= traced
+        others = sorted({r["to_addr"] if r["from_addr"] == address else r["from_addr"] for r in rows}
+                        - genuine - {address})
+        for i in range(0, len(others), 500):  # an address the trace itself reached is a real counterparty too
+            part = others[i: i + 500]
+            genuine |= {r[0] for r in c.execute(
+                f"SELECT address FROM addresses WHERE hop IS NOT NULL AND address IN ({','.join('?' * len(part))})",
+                part)}
         genuine.discard(address)
         by_shape: dict[tuple[str, str], set[str]] = {}
         for g in genuine:

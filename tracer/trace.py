@@ -368,11 +368,28 @@ class Tracer:
         all_tasks: list[FetchTask] = []
         probes = probes or {}
 
-        def commit(address: str) -> None:
-            self._commit(address, collected.pop(address, []), cursors[address])
-            if address in snapshot:  # only now: a run killed before this commit must not trust it
-                self.store.save_balances(snapshot[address], head)
+        batch: list[tuple[str, list[Transfer], dict[str, Cursor]]] = []
+        batch_size = 0
+        last_flush = time.monotonic()
 
+        def flush() -> None:
+            nonlocal batch, batch_size, last_flush
+            if batch:
+                balances = {k: v for a, _, _ in batch for k, v in snapshot.get(a, {}).items()}
+                # the balance screen is saved with the fetch it vouches for, never before it
+                self.store.commit_fetches(batch, self.source.name, self._run_id, balances, head)
+                self.progress.advance(len(batch))
+            batch, batch_size, last_flush = [], 0, time.monotonic()
+
+        def commit(address: str) -> None:
+            """Complete: into the next transaction. Flushed every half second or 20,000 transfers,
+            so a run killed at any moment loses at most the last half second's addresses."""
+            nonlocal batch_size
+            items = list({t.key: t for t in collected.pop(address, [])}.values())
+            batch.append((address, items, cursors[address]))
+            batch_size += len(items)
+            if batch_size >= 20_000 or time.monotonic() - last_flush >= 0.5:
+                flush()
         for address in addresses:
             if address in unchanged:
                 self.progress.advance()
@@ -385,12 +402,15 @@ class Tracer:
             all_tasks.extend(tasks)
             if not tasks:
                 commit(address)
-        for task, transfers in self.source.fetch(all_tasks):
-            collected[task.address].extend(transfers)
-            pending[task.address] -= 1
-            self.progress.set_requests(self.source.requests)
-            if pending[task.address] == 0:
-                commit(task.address)
+        try:
+            for task, transfers in self.source.fetch(all_tasks):
+                collected[task.address].extend(transfers)
+                pending[task.address] -= 1
+                self.progress.set_requests(self.source.requests)
+                if pending[task.address] == 0:
+                    commit(task.address)
+        finally:
+            flush()  # what is complete is kept, even when the source fails part-way
 
     def _screen(self, addresses: list[str], head: int, probes: dict,
                 result: TraceResult | None) -> tuple[dict, set[str], int]:
@@ -497,11 +517,6 @@ class Tracer:
     def _is_exit_service(self, address: str) -> bool:
         label = best_label(address, [tuple(r) for r in self.store.imported_labels(address)])
         return bool(label and label.category in ("bridge", "mixer"))
-
-    def _commit(self, address: str, transfers: list[Transfer], cursors: dict[str, Cursor]) -> None:
-        unique = {t.key: t for t in transfers}  # ranges of one fetch may overlap at the margin
-        self.store.commit_fetch(address, list(unique.values()), cursors, self.source.name, self._run_id)
-        self.progress.advance()
 
     def _new_transfers_by_hop(self, run_id: int, nodes: dict[str, NodeState]) -> dict[int, int]:
         counts: dict[int, int] = defaultdict(int)

@@ -1,0 +1,125 @@
+"""Benchmark: a store of 1,000,000 transfers over ~200,000 addresses, end to end.
+
+Stages (each in its own process, so peak RSS is per stage): insert (through
+Store.commit_fetch, one atomic commit per address, as a trace does), graph
+(build the MultiDiGraph with taint), graphml / gexf / csv (export), show
+(the busiest address), exits (ranked table). Wall time and peak RSS.
+
+    .venv/bin/python benchmarks/scale.py                    # 1,000,000 transfers
+    .venv/bin/python benchmarks/scale.py --transfers 100000 # a quicker look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))
+
+STAGES = ("insert", "graph", "graphml", "gexf", "csv", "show", "exits")
+
+
+def widths_for(transfers: int) -> tuple[int, ...]:
+    return (20, 20, 20, 25) if transfers >= 500_000 else (10, 10, 20, 10)
+
+
+def stage(name: str, db: Path, out_dir: Path, transfers: int) -> dict:
+    from tracer.store import Cursor, Store
+
+    t0 = time.monotonic()
+    info: dict = {}
+    if name == "insert":
+        from collections import defaultdict
+
+        from synthetic import Params, generate
+        from tracer.records import parse_rows
+
+        theft = generate(Params(widths=widths_for(transfers), transfers=transfers, spam_ratio=0.1))
+        by_address: dict[str, list] = defaultdict(list)
+        for action in ("txlist", "tokentx"):
+            for t in parse_rows(action, theft.chain.records[action]):
+                by_address[t.from_addr].append(t)
+        info["generated_s"] = round(time.monotonic() - t0, 1)
+        t0 = time.monotonic()
+        store = Store.open(db)
+        batch = []
+        for address, items in by_address.items():  # as a trace flushes them: complete addresses, batched
+            batch.append((address, items, {"txlist": Cursor(0, theft.chain.head)}))
+            if len(batch) == 500 or sum(len(b[1]) for b in batch) >= 20_000:
+                store.commit_fetches(batch, "bench", 1)
+                batch = []
+        store.commit_fetches(batch, "bench", 1)
+        store.set_trace_state({a: (1, 0, "eoa", True) for a in by_address} | {theft.seed_address: (0, 0, "seed", True)}, 1)
+        info["transfers"] = store.count_transfers()
+        info["addresses"] = store.conn.execute("SELECT count(*) FROM addresses").fetchone()[0]
+        store.close()
+    else:
+        store = Store.open(db, create=False)
+        if name == "graph":
+            from tracer.graph import build_graph
+
+            g = build_graph(store)
+            info["nodes"], info["edges"] = g.number_of_nodes(), g.number_of_edges()
+        elif name in ("graphml", "gexf", "csv"):
+            from tracer.graph import build_graph, export
+
+            g = build_graph(store)
+            built = time.monotonic() - t0
+            export(g, name, out_dir / f"scale.{name}")
+            info["build_s"], info["write_s"] = round(built, 1), round(time.monotonic() - t0 - built, 1)
+        elif name == "show":
+            from tracer.report import address_summary
+
+            busiest = store.conn.execute(
+                "SELECT from_addr, count(*) c FROM transfers GROUP BY from_addr ORDER BY c DESC LIMIT 1").fetchone()[0]
+            t0 = time.monotonic()
+            info["counterparties"] = len(address_summary(store, busiest)["counterparties"])
+        elif name == "exits":
+            from tracer.report import exits_table
+
+            info["rows"] = len(exits_table(store))
+        store.close()
+    info["seconds"] = round(time.monotonic() - t0, 1)
+    info["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return info
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--transfers", type=int, default=1_000_000)
+    ap.add_argument("--stages", default=",".join(STAGES))
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "scale.json")
+    ap.add_argument("--stage", help=argparse.SUPPRESS)
+    ap.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.stage:
+        print(json.dumps(stage(args.stage, args.db, args.dir, args.transfers)))
+        return
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        db, out_dir = Path(tmp) / "scale.db", Path(tmp)
+        for name in args.stages.split(","):
+            proc = subprocess.run([sys.executable, __file__, "--stage", name, "--db", str(db), "--dir", str(out_dir),
+                                   "--transfers", str(args.transfers)], capture_output=True, text=True)
+            if proc.returncode != 0:
+                sys.exit(f"stage {name} failed: {proc.stderr[-2000:]}")
+            results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+            for f in out_dir.glob(f"scale.{name}*"):
+                results[name]["file_mb"] = round(f.stat().st_size / 2**20)
+            print(f"{name:<8} {json.dumps(results[name])}", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"transfers": args.transfers, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
