@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
 STAGES = ("insert", "graph", "graphml", "gexf", "csv", "show", "exits")
+# networkx's writer at a million edges takes minutes and gigabytes: compare on a smaller store with --stages compare
 
 
 def widths_for(transfers: int) -> tuple[int, ...]:
@@ -76,6 +77,26 @@ def stage(name: str, db: Path, out_dir: Path, transfers: int) -> dict:
             built = time.monotonic() - t0
             export(g, name, out_dir / f"scale.{name}")
             info["build_s"], info["write_s"] = round(built, 1), round(time.monotonic() - t0 - built, 1)
+        elif name == "compare":
+            import networkx as nx
+
+            from tracer.graph import build_graph, export
+
+            g = build_graph(store)
+            export(g, "graphml", out_dir / "ours.graphml")  # fills the optional attributes on every edge
+            t1 = time.monotonic()
+            export(g, "graphml", out_dir / "ours.graphml")
+            ours = time.monotonic() - t1
+            t1 = time.monotonic()
+            nx.write_graphml(g, out_dir / "networkx.graphml", named_key_ids=True)
+            theirs = time.monotonic() - t1
+            a = nx.read_graphml(out_dir / "ours.graphml", force_multigraph=True)
+            b = nx.read_graphml(out_dir / "networkx.graphml", force_multigraph=True)
+            same = (dict(a.nodes(data=True)) == dict(b.nodes(data=True))
+                    and sorted(a.edges(keys=True, data=True), key=lambda e: e[2])
+                    == sorted(b.edges(keys=True, data=True), key=lambda e: e[2]))
+            info.update(edges=g.number_of_edges(), ours_s=round(ours, 1), networkx_s=round(theirs, 1),
+                        read_back_identical=same)
         elif name == "show":
             from tracer.report import address_summary
 

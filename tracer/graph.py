@@ -195,7 +195,9 @@ def export(graph: nx.MultiDiGraph, fmt: str, out: str | Path) -> list[Path]:
             for f in OPTIONAL_NUMBER_FIELDS:
                 d.setdefault(f, 1.0 if d.get("kind") != "inferred" else 0.0)
     if fmt == "graphml":
-        nx.write_graphml(graph, out, named_key_ids=True)
+        from .graphml import write_graphml
+
+        write_graphml(graph, out)  # streams; networkx reads it back identically (benchmarks/scale.py)
         return [out]
     if fmt == "gexf":
         nx.write_gexf(graph, out)
