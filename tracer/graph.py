@@ -36,14 +36,14 @@ def _xml_safe(text: str) -> str:
     return _XML_FORBIDDEN.sub("\ufffd", text)
 
 
-def build_graph(store: Store, taint_model: str = "haircut") -> nx.MultiDiGraph:
+def build_graph(store: Store, taint_model: str = "haircut", taint=None) -> nx.MultiDiGraph:
     """Everything the store's traces reached: the trail out of each followed address
     (from the block traced value reached it) and what flowed into it; decoded bridge
     exits as edges to their destinations on other chains; swaps as self-edges; and
     how much traced value reached each node (see taint.py)."""
     from .taint import compute
 
-    taint = compute(store, taint_model)
+    taint = taint or compute(store, taint_model)
     conn = store.conn
     addresses = {r["address"]: r for r in conn.execute("SELECT * FROM addresses")}
     followed = {a: (r["reach_block"] or 0) for a, r in addresses.items() if r["followed"]}
@@ -200,7 +200,9 @@ def export(graph: nx.MultiDiGraph, fmt: str, out: str | Path) -> list[Path]:
         write_graphml(graph, out)  # streams; networkx reads it back identically (benchmarks/scale.py)
         return [out]
     if fmt == "gexf":
-        nx.write_gexf(graph, out)
+        from .gexf import write_gexf
+
+        write_gexf(graph, out)
         return [out]
     if fmt == "json":
         doc = {

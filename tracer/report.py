@@ -74,7 +74,7 @@ def exits_table(store: Store, model: str = "haircut", min_wei: int = 1) -> list[
     from .taint import ETH_CLASS, compute
 
     taint = compute(store, model)
-    graph = build_graph(store, model)
+    graph = build_graph(store, model, taint)
     destinations: dict[str, list[dict]] = defaultdict(list)
     for r in store.exit_rows():
         entry = {"protocol": r["protocol"], "tx_hash": r["tx_hash"], "depositor": r["depositor"],
