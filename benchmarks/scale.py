@@ -52,12 +52,13 @@ def stage(name: str, db: Path, out_dir: Path, transfers: int) -> dict:
         info["generated_s"] = round(time.monotonic() - t0, 1)
         t0 = time.monotonic()
         store = Store.open(db)
-        batch = []
+        batch, size = [], 0
         for address, items in by_address.items():  # as a trace flushes them: complete addresses, batched
             batch.append((address, items, {"txlist": Cursor(0, theft.chain.head)}))
-            if len(batch) == 500 or sum(len(b[1]) for b in batch) >= 20_000:
+            size += len(items)
+            if len(batch) == 500 or size >= 20_000:
                 store.commit_fetches(batch, "bench", 1)
-                batch = []
+                batch, size = [], 0
         store.commit_fetches(batch, "bench", 1)
         store.set_trace_state({a: (1, 0, "eoa", True) for a in by_address} | {theft.seed_address: (0, 0, "seed", True)}, 1)
         info["transfers"] = store.count_transfers()

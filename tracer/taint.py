@@ -27,6 +27,7 @@ from .store import Store, transfer_from_row
 from .tokens import lookup
 
 ETH_CLASS = "ETH"
+POISONED = frozenset({"zero-value", "unverified-token", "counterfeit", "lookalike"})
 MODELS = ("haircut", "poison")
 
 
@@ -75,44 +76,55 @@ def compute(store: Store, model: str = "haircut") -> Taint:
     out = Taint(model)
     balance: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     tainted = out.held
-    by_tx: dict[str, list[Transfer]] = defaultdict(list)
-    order: list[str] = []
-    for row in store.transfer_rows():
-        t = transfer_from_row(row)
-        if t.tx_hash not in by_tx:
-            order.append(t.tx_hash)
-        by_tx[t.tx_hash].append(t)
 
     def traced(address: str, block: int) -> bool:
-        return address in followed and block >= followed[address]
+        reach = followed.get(address)
+        return reach is not None and block >= reach
 
-    for tx_hash in order:
-        legs = [t for t in by_tx[tx_hash] if asset_class(t)]
-        # outflows of traced addresses before inflows: a swap's proceeds come after what paid for them
-        legs.sort(key=lambda t: (not (t.from_addr in seeds or traced(t.from_addr, t.block)), t.log_index or 0))
-        swap_in: dict[str, tuple[Transfer, int, int]] = {}  # receiver -> (sent leg, its taint, its units)
-        for t in legs:
-            cls, units = asset_class(t)
+    def legs_of_transactions():
+        """Rows come ordered by block and id (which starts with the tx hash): one transaction at a time."""
+        current, legs = None, []
+        for row in store.transfer_rows():
+            if row["tx_hash"] != current:
+                if legs:
+                    yield current, legs
+                current, legs = row["tx_hash"], []
+            if row["flags"] and POISONED.intersection(row["flags"].split(",")):
+                continue
+            t = transfer_from_row(row)
+            cls = asset_class(t)
+            if cls:
+                legs.append((t, *cls))
+        if legs:
+            yield current, legs
+
+    for tx_hash, legs in legs_of_transactions():
+        if len(legs) > 1:
+            # outflows of traced addresses before inflows: a swap's proceeds come after what paid for them
+            legs.sort(key=lambda leg: (not (leg[0].from_addr in seeds or traced(leg[0].from_addr, leg[0].block)),
+                                       leg[0].log_index or 0))
+        swap_in: dict[str, tuple[Transfer, int, int, str]] = {}  # receiver -> (sent leg, taint, units, class)
+        for t, cls, units in legs:
             src, dst = t.from_addr, t.to_addr
+            src_traced = src in seeds or traced(src, t.block)
             if src in seeds:
                 tau = units
                 out.from_seeds[cls] += units
-            elif traced(src, t.block):
+            elif src_traced:
                 tau = _outflow_taint(model, units, tainted[src][cls], balance[src][cls])
                 tainted[src][cls] -= min(tau, tainted[src][cls])
                 balance[src][cls] = max(0, balance[src][cls] - units)
             elif dst in swap_in and src == swap_in[dst][0].to_addr:
-                sent, sent_tau, sent_units = swap_in.pop(dst)
+                sent, sent_tau, sent_units, sent_cls = swap_in.pop(dst)
                 tau = sent_tau * units // sent_units if sent_units else 0
-                if cls == asset_class(sent)[0]:  # the venue keeps what the swap did not give back
+                if cls == sent_cls:  # the venue keeps what the swap did not give back
                     out.reached[src][cls] -= tau
                 out.swaps.append(Swap(tx_hash, dst, src, sent, t))
             else:
                 tau = 0
-            if traced(src, t.block) or src in seeds:
-                has_return = any(o.from_addr == dst and o.to_addr == src for o in legs if o is not t)
-                if has_return and dst not in seeds and not traced(dst, t.block):
-                    swap_in[src] = (t, tau, units)
+            if src_traced and len(legs) > 1 and dst not in seeds and not traced(dst, t.block):
+                if any(o.from_addr == dst and o.to_addr == src for o, _, _ in legs if o is not t):
+                    swap_in[src] = (t, tau, units, cls)
             out.edges[t.key] = tau
             out.reached[dst][cls] += tau
             if traced(dst, t.block):
