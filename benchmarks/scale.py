@@ -81,12 +81,16 @@ def stage(name: str, db: Path, out_dir: Path, transfers: int) -> dict:
         elif name == "compare":
             import networkx as nx
 
-            from tracer.graph import build_graph, export
+            from tracer.graph import OPTIONAL_EDGE_FIELDS, build_graph
+            from tracer.graphml import write_graphml
 
             g = build_graph(store)
-            export(g, "graphml", out_dir / "ours.graphml")  # fills the optional attributes on every edge
+            for _, _, d in g.edges(data=True):  # what the export writes for every edge, for networkx to see too
+                for f in OPTIONAL_EDGE_FIELDS:
+                    d.setdefault(f, "")
+                d.setdefault("confidence", 1.0)
             t1 = time.monotonic()
-            export(g, "graphml", out_dir / "ours.graphml")
+            write_graphml(g, out_dir / "ours.graphml")
             ours = time.monotonic() - t1
             t1 = time.monotonic()
             nx.write_graphml(g, out_dir / "networkx.graphml", named_key_ids=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+from itertools import chain as _chain
+
 import networkx as nx
 
 _TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
@@ -35,9 +37,10 @@ def _declare(items, skip: set[str]) -> dict[str, tuple[str, str]]:
     return keys
 
 
-def write_gexf(graph: nx.MultiDiGraph, path: str | Path) -> None:
+def write_gexf(graph: nx.MultiDiGraph, path: str | Path, edge_defaults: dict | None = None) -> None:
+    defaults = edge_defaults or {}
     node_keys = _declare((d for _, d in graph.nodes(data=True)), {"label"})
-    edge_keys = _declare((d for _, _, d in graph.edges(data=True)), {"label"})
+    edge_keys = _declare(_chain((d for _, _, d in graph.edges(data=True)), [defaults]), {"label"})
     edge_keys["networkx_key"] = (str(len(edge_keys)), "string")
     with open(path, "w", encoding="utf-8", buffering=1 << 20) as out:
         write = out.write
@@ -60,7 +63,8 @@ def write_gexf(graph: nx.MultiDiGraph, path: str | Path) -> None:
         write("    </nodes>\n    <edges>\n")
         for i, (u, v, k, data) in enumerate(graph.edges(keys=True, data=True)):
             write(f'      <edge source={quoteattr(str(u))} target={quoteattr(str(v))} id="{i}">\n        <attvalues>\n')
-            for name, value in (*data.items(), ("networkx_key", k)):
+            extra = [(n, v) for n, v in defaults.items() if n not in data]
+            for name, value in (*data.items(), *extra, ("networkx_key", k)):
                 write(f'          <attvalue for="{edge_keys[name][0]}" value={quoteattr(_value(value))} />\n')
             write("        </attvalues>\n      </edge>\n")
         write("    </edges>\n  </graph>\n</gexf>\n")

@@ -26,7 +26,6 @@ EDGE_FIELDS = ("tx_hash", "log_index", "block", "timestamp", "kind", "asset", "t
                "taint_wei")
 OPTIONAL_EDGE_FIELDS = ("memo", "dest_chain", "dest_address", "dest_asset", "vault", "protocol", "venue",
                         "sent_asset", "sent_amount", "received_asset", "received_amount", "heuristics", "deposit_tx")
-OPTIONAL_NUMBER_FIELDS = ("confidence",)
 
 # XML 1.0 forbids most C0 controls and lone surrogates; a token may call itself anything.
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -186,23 +185,18 @@ def _node_attributes(address: str, row, graph: nx.MultiDiGraph, imported) -> dic
 def export(graph: nx.MultiDiGraph, fmt: str, out: str | Path) -> list[Path]:
     """Write the graph; returns the files written."""
     out = Path(out)
-    if fmt in ("graphml", "gexf"):
-        # Every edge carries every attribute (empty where it does not apply): some readers
-        # take a missing value as an error, and typed keys need one type per name.
-        for _, _, d in graph.edges(data=True):
-            for f in OPTIONAL_EDGE_FIELDS:
-                d.setdefault(f, "")
-            for f in OPTIONAL_NUMBER_FIELDS:
-                d.setdefault(f, 1.0 if d.get("kind") != "inferred" else 0.0)
+    # Every edge carries every attribute ("" where it does not apply; confidence 1.0 for facts):
+    # some readers take a missing value as an error, and typed keys need one type per name.
+    defaults = {**{f: "" for f in OPTIONAL_EDGE_FIELDS}, "confidence": 1.0}
     if fmt == "graphml":
         from .graphml import write_graphml
 
-        write_graphml(graph, out)  # streams; networkx reads it back identically (benchmarks/scale.py)
+        write_graphml(graph, out, defaults)  # streams; networkx reads it back identically (benchmarks/scale.py)
         return [out]
     if fmt == "gexf":
         from .gexf import write_gexf
 
-        write_gexf(graph, out)
+        write_gexf(graph, out, defaults)
         return [out]
     if fmt == "json":
         doc = {
@@ -217,10 +211,10 @@ def export(graph: nx.MultiDiGraph, fmt: str, out: str | Path) -> list[Path]:
         nodes_path = out.with_name(out.stem + ".nodes.csv")
         with open(out, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
-            extra = OPTIONAL_EDGE_FIELDS + OPTIONAL_NUMBER_FIELDS
+            extra = (*OPTIONAL_EDGE_FIELDS, "confidence")
             w.writerow(("key", "source", "target", *EDGE_FIELDS, *extra))
             for u, v, k, d in graph.edges(keys=True, data=True):
-                w.writerow((k, u, v, *(d[f] for f in EDGE_FIELDS), *(d.get(f, "") for f in extra)))
+                w.writerow((k, u, v, *(d[f] for f in EDGE_FIELDS), *(d.get(f, defaults[f]) for f in extra)))
         with open(nodes_path, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
             w.writerow(("id", *NODE_FIELDS))

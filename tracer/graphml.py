@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+from itertools import chain as _chain
+
 import networkx as nx
 
 _TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
@@ -50,9 +52,12 @@ def _keys(items, domain: str) -> dict[str, tuple[str, str]]:
     return keys
 
 
-def write_graphml(graph: nx.MultiDiGraph, path: str | Path) -> None:
+def write_graphml(graph: nx.MultiDiGraph, path: str | Path, edge_defaults: dict | None = None) -> None:
+    """edge_defaults: values written for attributes an edge lacks (so every edge carries every key,
+    without filling a million-edge graph in memory first)."""
+    defaults = edge_defaults or {}
     node_keys = _keys((d for _, d in graph.nodes(data=True)), "node")
-    edge_keys = _keys((d for _, _, d in graph.edges(data=True)), "edge")
+    edge_keys = _keys(_chain((d for _, _, d in graph.edges(data=True)), [defaults]), "edge")
     with open(path, "w", encoding="utf-8", buffering=1 << 20) as out:
         out.write(_HEAD)
         for domain, keys in (("node", node_keys), ("edge", edge_keys)):
@@ -70,5 +75,8 @@ def write_graphml(graph: nx.MultiDiGraph, path: str | Path) -> None:
             write(f"    <edge source={quoteattr(str(u))} target={quoteattr(str(v))} id={quoteattr(str(k))}>\n")
             for name, value in data.items():
                 write(f'      <data key="{edge_keys[name][0]}">{_value(value)}</data>\n')
+            for name, value in defaults.items():
+                if name not in data:
+                    write(f'      <data key="{edge_keys[name][0]}">{_value(value)}</data>\n')
             write("    </edge>\n")
         out.write("  </graph>\n</graphml>\n")
