@@ -176,11 +176,13 @@ def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries):
                    "show they cannot have moved.")
 @click.option("--graphml", "graphml_path", type=click.Path(dir_okay=False), help="Also write the graph as GraphML.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with what is new.")
+@click.option("--fail-on-new", is_flag=True,
+              help="Exit with status 3 when the run found new transfers or addresses (for cron alerts).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_tokens, db_path, source_mode, rpc_url,
           rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate, page_size, timeout, retries, reorg_margin,
           link_mixers, follow_mixer_links, mixer_window_days, follow_bridges, no_screen, graphml_path, as_json,
-          quiet) -> None:
+          fail_on_new, quiet) -> None:
     """Trace ADDRESSES (or a --case) hop by hop and keep the result in the store.
 
     Rerun the same command to fetch only what is new since the last run.
@@ -234,9 +236,16 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
     finally:
         source.close()
         store.close()
+    something_new = bool(result.new_transfers or result.new_addresses)
     if as_json:
         click.echo(json.dumps(result.to_json()))
-        return
+    else:
+        _print_trace_summary(result, graphml_path)
+    if fail_on_new and something_new:
+        raise click.exceptions.Exit(3)
+
+
+def _print_trace_summary(result, graphml_path) -> None:
     for h in result.hops:
         click.echo(
             f"hop {h.hop}: {h.addresses} addresses ({h.followed} followed), "

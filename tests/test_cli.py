@@ -175,3 +175,13 @@ def test_real_subprocess_trace_and_export(explorer, tmp_path):
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
     import networkx as nx
     assert nx.read_graphml(graphml).number_of_nodes() > 40
+
+
+def test_fail_on_new_exits_3_only_when_something_is_new(explorer, db_path):
+    args = ["trace", SEED, "--db", db_path, "--explorer-url", explorer.url, "--rate", "200", "--hops", "1",
+            "--quiet", "--fail-on-new"]
+    first = run_cli(*args)
+    assert first.exit_code == 3 and "new:" in first.stdout  # everything is new the first time
+    again = run_cli(*args)
+    assert again.exit_code == 0 and "new: 0 transfers, 0 addresses" in again.stdout
+    assert run_cli(*args, "--json").exit_code == 0
