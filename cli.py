@@ -37,7 +37,9 @@ class TracerGroup(click.Group):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
-            super().main(args, prog_name or "tracer", complete_var, standalone_mode=False, **extra)
+            rv = super().main(args, prog_name or "tracer", complete_var, standalone_mode=False, **extra)
+            if isinstance(rv, int) and rv:  # click hands back an Exit's code instead of raising it
+                sys.exit(rv)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.UsageError as exc:
