@@ -281,8 +281,16 @@ class Tracer:
         whose lists show value leaving need the answer (a contract's outflows are not a trail).
         """
         unknown = [a for a, kind in self.store.code_kinds(followed).items() if kind is None and a not in seeds]
-        moving = [a for a in unknown
-                  if any(self.follows(t) for t in self.store.outflows(a, since_block=nodes[a].reach_block))]
+        moving = []
+        senders: dict[str, str] = {}
+        for a in unknown:
+            outs = self.store.outflows(a, since_block=nodes[a].reach_block)
+            if any(t.kind == "native" for t in outs):
+                senders[a] = codes.EOA  # it sent a transaction itself: an account, no call needed
+            elif any(self.follows(t) for t in outs):
+                moving.append(a)
+        if senders:
+            self.store.set_code(senders)
         if not moving:
             return followed
         kinds = self._ensure_codes(moving, hop)
