@@ -28,7 +28,7 @@ from pathlib import Path
 from .errors import StoreBusyError, StoreError
 from .models import LOOKALIKE, POISON_FLAGS, Transfer
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 APPLICATION_ID = 0x54524352  # "TRCR": marks the file as ours, so foreign SQLite files are refused
 
 _SCHEMA = """
@@ -148,6 +148,9 @@ MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (address, token)
     );
     """,
+    5: """
+    DROP INDEX IF EXISTS transfers_run;                   -- read once per run, written a million times
+    """,
 }
 
 
@@ -237,7 +240,7 @@ class Store:
         # WAL with synchronous=NORMAL: every commit is atomic and survives a killed process (what a
         # run must guarantee); only a power cut may lose the last commits, never corrupt the file.
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA cache_size=-262144")  # 256 MiB of pages: index inserts stay in memory at scale
+        conn.execute("PRAGMA cache_size=-1048576")  # up to 1 GiB of pages: index inserts stay in memory at scale
         return store
 
     def _create(self) -> None:
@@ -555,44 +558,43 @@ class Store:
         """Several complete fetches in one transaction: each address is still all-or-nothing,
         and a node's whole chunk costs one commit instead of hundreds."""
         with self.transaction() as c:
-            new = 0
-            for address, transfers, cursors in fetched:
-                new += self._store_fetch(c, address, transfers, cursors, source, run_id)
+            before = c.total_changes
+            c.executemany(
+                "INSERT OR IGNORE INTO transfers (id, tx_hash, kind, position, log_index, block, timestamp,"
+                " from_addr, to_addr, token, asset, decimals, amount, flags, source, first_run, memo)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (t.key, t.tx_hash, t.kind, t.position, t.log_index, t.block, t.timestamp, t.from_addr,
+                     t.to_addr, t.token, t.asset, t.decimals, str(t.amount), _flags_text(t.flags), source, run_id,
+                     t.memo)
+                    for _, transfers, _ in fetched for t in transfers
+                ],
+            )
+            new = c.total_changes - before
+            with_index = [(t.log_index, t.key) for _, transfers, _ in fetched for t in transfers
+                          if t.log_index is not None]
+            if with_index:  # a node saw what an explorer could not: keep the log index
+                c.executemany("UPDATE transfers SET log_index=? WHERE id=? AND log_index IS NULL", with_index)
+            c.executemany(
+                "INSERT INTO cursors (address, action, scanned_from, scanned_to, run_id) VALUES (?,?,?,?,?)"
+                " ON CONFLICT(address, action) DO UPDATE SET scanned_from=excluded.scanned_from,"
+                " scanned_to=excluded.scanned_to, run_id=excluded.run_id",
+                [(address, action, cur.scanned_from, cur.scanned_to, run_id)
+                 for address, _, cursors in fetched for action, cur in cursors.items()],
+            )
+            c.executemany(
+                "INSERT INTO addresses (address, first_run, followed) VALUES (?, ?, 1)"
+                " ON CONFLICT(address) DO UPDATE SET followed=1",
+                [(address, run_id) for address, _, _ in fetched],
+            )
+            for address, _, _ in fetched:
+                self._refresh_lookalikes(c, address)
             if balances:
                 c.executemany(
                     "INSERT INTO balances VALUES (?,?,?,?) ON CONFLICT(address, token) DO UPDATE SET"
                     " amount=excluded.amount, block=excluded.block",
                     [(a, t, str(v), balance_block) for (a, t), v in balances.items()],
                 )
-        return new
-
-    def _store_fetch(self, c: sqlite3.Connection, address: str, transfers: list[Transfer],
-                     cursors: dict[str, Cursor], source: str, run_id: int | None) -> int:
-        before = c.total_changes
-        c.executemany(
-            "INSERT OR IGNORE INTO transfers (id, tx_hash, kind, position, log_index, block, timestamp,"
-            " from_addr, to_addr, token, asset, decimals, amount, flags, source, first_run, memo)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (t.key, t.tx_hash, t.kind, t.position, t.log_index, t.block, t.timestamp, t.from_addr, t.to_addr,
-                 t.token, t.asset, t.decimals, str(t.amount), _flags_text(t.flags), source, run_id, t.memo)
-                for t in transfers
-            ],
-        )
-        new = c.total_changes - before
-        with_index = [(t.log_index, t.key) for t in transfers if t.log_index is not None]
-        if with_index:  # a node saw what an explorer could not: keep the log index
-            c.executemany("UPDATE transfers SET log_index=? WHERE id=? AND log_index IS NULL", with_index)
-        for action, cur_ in cursors.items():
-            c.execute(
-                "INSERT INTO cursors (address, action, scanned_from, scanned_to, run_id) VALUES (?,?,?,?,?)"
-                " ON CONFLICT(address, action) DO UPDATE SET scanned_from=excluded.scanned_from,"
-                " scanned_to=excluded.scanned_to, run_id=excluded.run_id",
-                (address, action, cur_.scanned_from, cur_.scanned_to, run_id),
-            )
-        c.execute("INSERT OR IGNORE INTO addresses (address, first_run) VALUES (?, ?)", (address, run_id))
-        c.execute("UPDATE addresses SET followed=1 WHERE address=?", (address,))
-        self._refresh_lookalikes(c, address)
         return new
 
     def _refresh_lookalikes(self, c: sqlite3.Connection, address: str) -> None:
@@ -604,9 +606,10 @@ class Store:
         by the trace. Recomputed over the address's whole stored history,
         so a counterparty learned later still unmasks earlier spam.
         """
-        rows = c.execute(
-            "SELECT id, from_addr, to_addr, amount, flags FROM transfers WHERE from_addr=? OR to_addr=?",
-            (address, address),
+        rows = c.execute(  # two index lookups (an OR would make SQLite merge them)
+            "SELECT id, from_addr, to_addr, amount, flags FROM transfers WHERE from_addr=?"
+            " UNION ALL SELECT id, from_addr, to_addr, amount, flags FROM transfers WHERE to_addr=? AND from_addr!=?",
+            (address, address, address),
         ).fetchall()
         intrinsic = POISON_FLAGS - {LOOKALIKE}
         genuine: set[str] = set()
@@ -625,13 +628,16 @@ class Store:
         by_shape: dict[tuple[str, str], set[str]] = {}
         for g in genuine:
             by_shape.setdefault((g[2:6], g[-4:]), set()).add(g)
+        changes = []
         for r in rows:
             other = r["to_addr"] if r["from_addr"] == address else r["from_addr"]
             flags = _flags_set(r["flags"])
             imitates = other not in genuine and bool(by_shape.get((other[2:6], other[-4:])))
             if imitates != (LOOKALIKE in flags):
                 flags = flags | {LOOKALIKE} if imitates else flags - {LOOKALIKE}
-                c.execute("UPDATE transfers SET flags=? WHERE id=?", (_flags_text(flags), r["id"]))
+                changes.append((_flags_text(flags), r["id"]))
+        if changes:
+            c.executemany("UPDATE transfers SET flags=? WHERE id=?", changes)
 
     def outflows(self, address: str, since_block: int = 0) -> list[Transfer]:
         rows = self.conn.execute(
