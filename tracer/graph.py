@@ -42,46 +42,32 @@ def build_graph(store: Store, taint_model: str = "haircut", taint=None) -> nx.Mu
     how much traced value reached each node (see taint.py)."""
     from .taint import compute
 
+    taint = taint or compute(store, taint_model)
     conn = store.conn
     addresses = {r["address"]: r for r in conn.execute("SELECT * FROM addresses")}
     followed = {a: (r["reach_block"] or 0) for a, r in addresses.items() if r["followed"]}
     graph = nx.MultiDiGraph()
     imported = store.imported_label_map()
-    ends: dict[str, tuple[str, str]] = {}
-
-    def rows_adding_edges():
-        """One pass over the transfers: each becomes an edge as the taint computation reads it."""
-        for row in store.transfer_rows():
-            src, dst, block = row["from_addr"], row["to_addr"], row["block"]
-            if (src in followed and block >= followed[src]) or (dst in followed and block >= followed[dst]):
-                amount = int(row["amount"])
-                key = row["id"]
-                ends[key] = (src, dst)
-                graph.add_edge(
-                    src, dst, key=key,
-                    tx_hash=row["tx_hash"],
-                    log_index=row["log_index"] if row["log_index"] is not None else -1,
-                    block=int(block),
-                    timestamp=int(row["timestamp"]),
-                    kind=row["kind"],
-                    asset=_xml_safe(row["asset"]),
-                    token=row["token"],
-                    amount=str(amount),
-                    value=to_float(amount, row["decimals"]),
-                    flags=row["flags"],
-                    taint_wei="0",
-                )
-            yield row
-
-    if taint is None:
-        taint = compute(store, taint_model, rows_adding_edges())
-    else:
-        for _ in rows_adding_edges():
-            pass
-    for key, tau in taint.edges.items():
-        if tau and key in ends:
-            src, dst = ends[key]
-            graph[src][dst][key]["taint_wei"] = str(tau)
+    for row in store.transfer_rows():
+        src, dst, block = row["from_addr"], row["to_addr"], row["block"]
+        if not ((src in followed and block >= followed[src]) or (dst in followed and block >= followed[dst])):
+            continue
+        amount = int(row["amount"])
+        key = row["id"]
+        graph.add_edge(
+            src, dst, key=key,
+            tx_hash=row["tx_hash"],
+            log_index=row["log_index"] if row["log_index"] is not None else -1,
+            block=int(block),
+            timestamp=int(row["timestamp"]),
+            kind=row["kind"],
+            asset=_xml_safe(row["asset"]),
+            token=row["token"],
+            amount=str(amount),
+            value=to_float(amount, row["decimals"]),
+            flags=row["flags"],
+            taint_wei=str(taint.edges.get(key, 0)),
+        )
     _add_exits(graph, store)
     _add_swaps(graph, taint)
     _add_mixer_links(graph, store)

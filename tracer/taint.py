@@ -67,14 +67,12 @@ class Taint:
         return self.reached.get(address, {}).get(ETH_CLASS, 0)
 
 
-def compute(store: Store, model: str = "haircut", rows=None) -> Taint:
-    """rows: the store's transfer rows in store order (default: read them); the graph layer passes
-    its own pass over them so that a million transfers are read once."""
+def compute(store: Store, model: str = "haircut") -> Taint:
     if model not in MODELS:
         raise ValueError(model)
-    states = store.conn.execute("SELECT address, hop, reach_block, followed FROM addresses").fetchall()
-    seeds = {r["address"] for r in states if r["hop"] == 0}
-    followed = {r["address"]: (r["reach_block"] or 0) for r in states if r["followed"] and r["hop"] != 0}
+    rows = store.conn.execute("SELECT address, hop, reach_block, followed FROM addresses").fetchall()
+    seeds = {r["address"] for r in rows if r["hop"] == 0}
+    followed = {r["address"]: (r["reach_block"] or 0) for r in rows if r["followed"] and r["hop"] != 0}
     out = Taint(model)
     balance: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     tainted = out.held
@@ -86,7 +84,7 @@ def compute(store: Store, model: str = "haircut", rows=None) -> Taint:
     def legs_of_transactions():
         """Rows come ordered by block and id (which starts with the tx hash): one transaction at a time."""
         current, legs = None, []
-        for row in rows if rows is not None else store.transfer_rows():
+        for row in store.transfer_rows():
             if row["tx_hash"] != current:
                 if legs:
                     yield current, legs
