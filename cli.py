@@ -16,6 +16,7 @@ import click
 from tracer import __version__
 from tracer.addresses import checksum, parse_address
 from tracer.errors import InputError, TracerError
+from tracer.safe_text import for_spreadsheet, for_terminal
 
 DEFAULT_DB = "tracer.db"
 
@@ -305,13 +306,15 @@ def show(address: str, db_path: str, as_json: bool) -> None:
         return
     click.echo(f"{checksum(addr)}")
     for key in ("label", "label_source", "category", "hop", "is_contract", "followed", "reach_block"):
-        click.echo(f"  {key}: {summary[key]}")
+        click.echo(f"  {key}: {for_terminal(summary[key])}")
     click.echo("  totals (clean transfers; poisoning excluded):")
     for asset in summary["totals"]:
-        click.echo(f"    {asset['asset']:<8} in {asset['in']:>28}   out {asset['out']:>28}   ({asset['token']})")
+        click.echo(f"    {for_terminal(asset['asset']):<8} in {asset['in']:>28}   out {asset['out']:>28}   "
+                   f"({asset['token']})")
     click.echo(f"  counterparties: {len(summary['counterparties'])}")
     for c in summary["counterparties"][:25]:
-        click.echo(f"    {c['address']}  {c['direction']:<3} {c['transfers']:>4} transfers  {c['category'] or ''}")
+        click.echo(f"    {c['address']}  {c['direction']:<3} {c['transfers']:>4} transfers  "
+                   f"{for_terminal(c['category'] or '')}")
     if len(summary["counterparties"]) > 25:
         click.echo(f"    … {len(summary['counterparties']) - 25} more (use --json)")
     if summary["poison_transfers"]:
@@ -354,20 +357,22 @@ def exits(db_path: str, model: str, min_value: str, as_json: bool, as_csv: bool,
         w.writerow(["rank", "address", "label", "category", "kind", "hop", "taint_eth", "taint_wei", "destinations"])
         for r in rows:
             dests = "; ".join(f"{d['dest_chain']}:{d['dest_address']}" for d in r["destinations"] if d["dest_address"])
-            w.writerow([r["rank"], r["address"], r["label"], r["category"], r["kind"], r["hop"],
-                        format_amount(int(r["taint_wei"]), 18), r["taint_wei"], dests])
+            w.writerow([for_spreadsheet(x) for x in (
+                r["rank"], r["address"], r["label"], r["category"], r["kind"], r["hop"],
+                format_amount(int(r["taint_wei"]), 18), r["taint_wei"], dests)])
         return
     click.echo(f"{'#':>3}  {'traced ETH':>16}  {'kind':<26} {'address':<42}  label")
     for r in rows[:limit]:
         click.echo(f"{r['rank']:>3}  {format_amount(int(r['taint_wei']), 18):>16}  {r['kind']:<26} "
-                   f"{r['address']:<42}  {r['label']}")
+                   f"{r['address']:<42}  {for_terminal(r['label'])}")
         for d in r["destinations"]:
             if d["dest_address"]:
-                click.echo(f"{'':>48}-> {d['dest_chain']}:{d['dest_address']} ({d['dest_asset']}, "
+                click.echo(f"{'':>48}-> {for_terminal(d['dest_chain'] + ':' + d['dest_address'])} "
+                           f"({for_terminal(d['dest_asset'])}, "
                            f"{format_amount(int(d['amount']), 18)} {'ETH' if d['token'] == 'ETH' else d['token']}, "
                            f"tx {d['tx_hash'][:12]}…)")
             elif d["flags"]:
-                click.echo(f"{'':>48}-> undecoded ({d['flags']}): memo {d['memo']!r}")
+                click.echo(f"{'':>48}-> undecoded ({d['flags']}): memo {for_terminal(d['memo'])!r}")
     if len(rows) > limit:
         click.echo(f"… {len(rows) - limit} more (--limit, --json or --csv)")
 

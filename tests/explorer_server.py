@@ -141,7 +141,9 @@ class ExplorerServer:
         h.wfile.write(body)
 
     def _json(self, h, obj, status: int = 200) -> None:
-        self._send(h, status, json.dumps(obj).encode())
+        body = json.dumps(obj).encode()
+        # stand-in for bytes an explorer passes through undecoded: "\\xff" in a record becomes a raw 0xFF
+        self._send(h, status, body.replace(b"<RAW-FF>", b"\xff"))
 
     def _over_rate(self) -> bool:
         if not self.rate_limit:

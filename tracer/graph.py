@@ -16,6 +16,7 @@ import networkx as nx
 
 from .labels import annotation_flags, best_label, display_label
 from .models import POISON_FLAGS, to_float
+from .safe_text import for_spreadsheet
 from .store import Store, _flags_set
 from .tokens import lookup
 
@@ -214,11 +215,12 @@ def export(graph: nx.MultiDiGraph, fmt: str, out: str | Path) -> list[Path]:
             extra = (*OPTIONAL_EDGE_FIELDS, "confidence")
             w.writerow(("key", "source", "target", *EDGE_FIELDS, *extra))
             for u, v, k, d in graph.edges(keys=True, data=True):
-                w.writerow((k, u, v, *(d[f] for f in EDGE_FIELDS), *(d.get(f, defaults[f]) for f in extra)))
+                row = (k, u, v, *(d[f] for f in EDGE_FIELDS), *(d.get(f, defaults[f]) for f in extra))
+                w.writerow([for_spreadsheet(x) for x in row])
         with open(nodes_path, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
             w.writerow(("id", *NODE_FIELDS))
             for n, d in graph.nodes(data=True):
-                w.writerow((n, *(d[f] for f in NODE_FIELDS)))
+                w.writerow([for_spreadsheet(x) for x in (n, *(d.get(f, "") for f in NODE_FIELDS))])
         return [out, nodes_path]
     raise ValueError(f"unknown format {fmt}")

@@ -311,7 +311,8 @@ class ExplorerClient:
         if resp.status_code != 200:
             raise SourceError(f"explorer {self._host} answered HTTP {resp.status_code}")
         try:
-            body = resp.json()
+            # invalid UTF-8 in a token's name must not make the whole answer unreadable
+            body = json.loads(resp.content.decode("utf-8", "replace"))
         except (ValueError, json.JSONDecodeError):
             snippet = resp.text[:60].strip().replace("\n", " ")
             raise _Transient(f"answer is not JSON ({snippet!r})") from None
