@@ -363,7 +363,7 @@ class NodeSource:
             if moved is None or tr.get("error"):
                 continue
             src, dst, amount = moved
-            memo = memo_from_input((tr.get("action") or {}).get("input")) if not trace_address else None
+            memo = memo_from_input(tr["action"].get("input")) if not trace_address else None
             candidates.append((tx_hash, trace_address, _hex_int(tr.get("blockNumber"), "block"), src, dst, amount,
                                memo))
         # A top-level call without an error is the transaction itself succeeding; only a nested call
@@ -438,6 +438,8 @@ def key_of(entry: dict) -> tuple[str, int]:
 def _value_moved(tr: dict) -> tuple[str, str, int] | None:
     """(from, to, wei) for a trace that moves ETH, else None."""
     action = tr.get("action") or {}
+    if not isinstance(action, dict):
+        raise MalformedResponseError("node answered a trace whose action is not an object")
     kind = tr.get("type")
     if kind == "call":
         if action.get("callType", "call") not in ("call",):
@@ -449,6 +451,8 @@ def _value_moved(tr: dict) -> tuple[str, str, int] | None:
     if kind == "create":
         value = _hex_int(action.get("value", "0x0"), "value")
         result = tr.get("result") or {}
+        if not isinstance(result, dict):
+            raise MalformedResponseError("node answered a trace whose result is not an object")
         if value <= 0 or not result.get("address"):
             return None
         return _addr(action.get("from"), "trace from"), _addr(result.get("address"), "created address"), value
