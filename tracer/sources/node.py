@@ -355,7 +355,10 @@ class NodeSource:
             for tr in self._ranged("trace_filter", lo, hi, query):
                 if not isinstance(tr, dict):
                     raise MalformedResponseError(f"node {self.client.display} trace_filter: a trace is not an object")
-                key = (str(tr.get("transactionHash", "")).lower(), tuple(tr.get("traceAddress") or ()))
+                path = tr.get("traceAddress") or []
+                if not isinstance(path, list):
+                    raise MalformedResponseError(f"node {self.client.display} trace_filter: malformed traceAddress")
+                key = (str(tr.get("transactionHash", "")).lower(), tuple(str(p) for p in path))
                 found[key] = tr
         candidates = []
         for (tx_hash, trace_address), tr in sorted(found.items(), key=lambda kv: (_hex_int(kv[1].get("blockNumber"), "block"), kv[0])):
