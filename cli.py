@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -132,7 +133,7 @@ def _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explore
         api_key=os.environ.get("ETHERSCAN_API_KEY") or None, chain_id=chain_id, rate=rate, rpc_rate=rpc_rate,
         timeout=timeout, retries=retries, page_size=page_size, chunk_size=chunk_size, batch_size=batch_size,
     )
-    return make_source(settings, warn=lambda msg: click.echo(f"tracer: warning: {msg}", err=True))
+    return make_source(settings, warn=lambda msg: click.echo(f"tracer: warning: {redact(msg)}", err=True))
 
 
 def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries):
@@ -449,8 +450,18 @@ def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="tracer")
 
 
+def redact(message: str) -> str:
+    """Belt and braces for messages we did not write (an unexpected exception): no API key, no
+    credentials or key-bearing path of a URL."""
+    key = os.environ.get("ETHERSCAN_API_KEY")
+    if key:
+        message = message.replace(key, "***")
+    message = re.sub(r"(https?://)[^/\s@]+@", r"\1***@", message)
+    return re.sub(r"(https?://[^/\s?#]+)[/?#]\S*", r"\1/…", message)
+
+
 def _fail(message: str, code: int) -> None:
-    one_line = " ".join(str(message).split())
+    one_line = " ".join(for_terminal(redact(str(message))).split())
     click.echo(f"tracer: error: {one_line}", err=True)
     sys.exit(code)
 

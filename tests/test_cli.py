@@ -185,3 +185,14 @@ def test_fail_on_new_exits_3_only_when_something_is_new(explorer, db_path):
     again = run_cli(*args)
     assert again.exit_code == 0 and "new: 0 transfers, 0 addresses" in again.stdout
     assert run_cli(*args, "--json").exit_code == 0
+
+
+def test_unexpected_errors_are_redacted(monkeypatch):
+    import cli as cli_module
+
+    monkeypatch.setenv("ETHERSCAN_API_KEY", "KEY123SECRET")
+    text = ("boom at https://user:pw@node.example/v3/abcdef?apikey=KEY123SECRET and "
+            "https://api.etherscan.io/v2/api?apikey=KEY123SECRET")
+    cleaned = cli_module.redact(text)
+    assert "KEY123SECRET" not in cleaned and "pw@" not in cleaned and "abcdef" not in cleaned
+    assert "node.example" in cleaned and "api.etherscan.io" in cleaned
