@@ -49,6 +49,12 @@ class Source(Protocol):
 
     def close(self) -> None: ...
 
+    # Optional, looked up with hasattr by the tracer:
+    # probes(requests)            explorer: first txlist pages that tell accounts from contracts
+    # balances(addresses), token_balances(pairs)   the nightly balance screen
+    # logs(address, topic0, a, b), transactions(hashes)   mixer-withdrawal candidates
+    # actions_for(node), head_for(node), block_at(chain, t)   other chains (--follow-bridges)
+
 
 def group_by_task(transfers: Iterable[Transfer], tasks: list[FetchTask]) -> dict[FetchTask, list[Transfer]]:
     """Hand each transfer to every task (address and block range) it belongs to."""

@@ -77,7 +77,6 @@ class RequestStats:
     rate_limited: int = 0
     retries: int = 0
     by_action: dict[str, int] = field(default_factory=dict)
-    calls: list[dict[str, Any]] = field(default_factory=list)  # (action, address, startblock, endblock)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, params: dict[str, Any]) -> None:
@@ -85,9 +84,6 @@ class RequestStats:
             self.requests += 1
             action = str(params.get("action"))
             self.by_action[action] = self.by_action.get(action, 0) + 1
-            self.calls.append(
-                {k: params[k] for k in ("action", "address", "startblock", "endblock", "page") if k in params}
-            )
 
 
 class _Transient(Exception):
