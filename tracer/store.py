@@ -619,7 +619,13 @@ class Store:
                 genuine.add(r["to_addr"] if r["from_addr"] == address else r["from_addr"])
         others = sorted({r["to_addr"] if r["from_addr"] == address else r["from_addr"] for r in rows}
                         - genuine - {address})
-        for i in range(0, len(others), 500):  # an address the trace itself reached is a real counterparty too
+        # An address the trace itself reached is a real counterparty too. That only matters where
+        # shapes meet: an "other" shaped like a real counterparty, or two others shaped alike.
+        shapes = [(o[2:6], o[-4:]) for o in others]
+        known = {(g[2:6], g[-4:]) for g in genuine}
+        if not (any(sh in known for sh in shapes) or len(set(shapes)) < len(shapes)):
+            others = []
+        for i in range(0, len(others), 500):
             part = others[i: i + 500]
             genuine |= {r[0] for r in c.execute(
                 f"SELECT address FROM addresses WHERE hop IS NOT NULL AND address IN ({','.join('?' * len(part))})",
