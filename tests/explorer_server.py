@@ -31,6 +31,7 @@ class Chain:
     timestamps: dict[int, int] = field(default_factory=dict)  # block -> unix time
     head: int = 0
     visible_to: int | None = None  # serve only blocks <= this (a chain "cut" at an earlier block)
+    _index: dict = field(default_factory=dict, repr=False)  # action -> (rows by address, rows indexed)
 
     @classmethod
     def from_fixtures(cls, root: Path = FIXTURES) -> "Chain":
@@ -82,7 +83,7 @@ class Chain:
     def _rows_of(self, action: str, address: str) -> list[dict]:
         """Rows by address, indexed once (and again whenever rows were added): benchmarks serve millions."""
         records = self.records.get(action, [])
-        index = self.__dict__.setdefault("_index", {})
+        index = self._index
         if index.get(action, (None, -1))[1] != len(records):
             by_address: dict[str, list[dict]] = {}
             for r in records:

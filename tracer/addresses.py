@@ -43,8 +43,3 @@ def is_address(text: str) -> bool:
 def checksum(address: str) -> str:
     """EIP-55 form, for display."""
     return to_checksum_address(address)
-
-
-def short(address: str) -> str:
-    """0xa4b2fd68…449e: the form poisoners imitate, used in messages."""
-    return f"{address[:10]}…{address[-4:]}" if is_address(address) else address

@@ -365,19 +365,6 @@ class Store:
             flags=row["flags"],
         )
 
-    def all_addresses(self) -> dict[str, AddressRow]:
-        out = {}
-        for row in self.conn.execute("SELECT address FROM addresses"):
-            out[row[0]] = self.address(row[0])
-        return out
-
-    def ensure_address(self, address: str, run_id: int | None) -> bool:
-        """Insert if new; True when it was new."""
-        cur = self.conn.execute(
-            "INSERT OR IGNORE INTO addresses (address, first_run) VALUES (?, ?)", (address, run_id)
-        )
-        return cur.rowcount > 0
-
     def set_code(self, codes: dict[str, str]) -> None:
         """Record code kinds (eoa | contract | wallet-contract) found for addresses."""
         with self.transaction() as c:
@@ -416,20 +403,6 @@ class Store:
 
     def balances(self) -> dict[tuple[str, str], int]:
         return {(r[0], r[1]): int(r[2]) for r in self.conn.execute("SELECT address, token, amount FROM balances")}
-
-    def save_balances(self, values: dict[tuple[str, str], int], block: int) -> None:
-        with self.transaction() as c:
-            c.executemany(
-                "INSERT INTO balances VALUES (?,?,?,?) ON CONFLICT(address, token) DO UPDATE SET"
-                " amount=excluded.amount, block=excluded.block",
-                [(a, t, str(v), block) for (a, t), v in values.items()],
-            )
-
-    def screened_addresses(self) -> list[str]:
-        """Followed home-chain addresses that have been fetched at least once."""
-        return [r[0] for r in self.conn.execute(
-            "SELECT address FROM addresses WHERE followed=1 AND address LIKE '0x%'"
-            " AND address IN (SELECT address FROM cursors)")]
 
     def held_tokens(self, address: str) -> list[str]:
         """Registered tokens this address received more of than it sent (it may still hold them)."""

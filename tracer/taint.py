@@ -22,12 +22,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from .models import ETH, Transfer
+from .models import ETH, POISON_FLAGS, Transfer
 from .store import Store, transfer_from_row
 from .tokens import lookup
 
 ETH_CLASS = "ETH"
-POISONED = frozenset({"zero-value", "unverified-token", "counterfeit", "lookalike"})
 MODELS = ("haircut", "poison")
 
 
@@ -89,7 +88,7 @@ def compute(store: Store, model: str = "haircut") -> Taint:
                 if legs:
                     yield current, legs
                 current, legs = row["tx_hash"], []
-            if row["flags"] and POISONED.intersection(row["flags"].split(",")):
+            if row["flags"] and POISON_FLAGS.intersection(row["flags"].split(",")):
                 continue
             t = transfer_from_row(row)
             cls = asset_class(t)

@@ -140,7 +140,7 @@ class Tracer:
         """(category, whether its history is followed)."""
         if is_seed:
             return "seed", True
-        label = best_label(address, [tuple(r) for r in self.store.imported_labels(address)])
+        label = self._label(address)
         if label and label.category in SERVICE_CATEGORIES:
             return label.category, False
         if code_kind == codes.CONTRACT:
@@ -305,8 +305,12 @@ class Tracer:
             keep.append(address)
         return keep
 
+    def _label(self, address: str):
+        """Curated label, else the best imported one (see labels.best_label)."""
+        return best_label(address, [tuple(r) for r in self.store.imported_labels(address)])
+
     def _service_label(self, address: str) -> bool:
-        label = best_label(address, [tuple(r) for r in self.store.imported_labels(address)])
+        label = self._label(address)
         return bool(label and label.category in SERVICE_CATEGORIES)
 
     def _ensure_codes(self, addresses: list[str], hop: int) -> dict[str, str | None]:
@@ -523,7 +527,7 @@ class Tracer:
         return out
 
     def _is_exit_service(self, address: str) -> bool:
-        label = best_label(address, [tuple(r) for r in self.store.imported_labels(address)])
+        label = self._label(address)
         return bool(label and label.category in ("bridge", "mixer"))
 
     def _new_transfers_by_hop(self, run_id: int, nodes: dict[str, NodeState]) -> dict[int, int]:
