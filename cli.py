@@ -99,23 +99,23 @@ def _source_options(f):
     """The options that choose and tune a data source (shared by trace and mixer-links)."""
     options = [
         click.option("--source", "source_mode", type=click.Choice(["auto", "rpc", "explorer"]), default="auto",
-                  show_default=True, help="auto: a node if --rpc-url is set (with the explorer for what it lacks), "
-                                          "else the explorer."),
+            show_default=True, help="auto: a node if --rpc-url is set (with the explorer for what it lacks), "
+            "else the explorer."),
         click.option("--rpc-url", envvar="TRACER_RPC_URL", help="Ethereum JSON-RPC URL (env TRACER_RPC_URL)."),
         click.option("--rpc-rate", default=25.0, show_default=True, type=click.FloatRange(0.1, 10000),
-                  help="HTTP requests per second to the node."),
+            help="HTTP requests per second to the node."),
         click.option("--chunk-size", default=500, show_default=True, type=click.IntRange(1, 100000),
-                  help="Addresses per eth_getLogs / trace_filter query."),
+            help="Addresses per eth_getLogs / trace_filter query."),
         click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 10000),
-                  help="Calls per JSON-RPC batch."),
+            help="Calls per JSON-RPC batch."),
         click.option("--explorer-url", envvar="TRACER_EXPLORER_URL",
-                  help="Etherscan-compatible API URL (env TRACER_EXPLORER_URL). Default: Etherscan V2 with "
-                       "ETHERSCAN_API_KEY, else Blockscout."),
+            help="Etherscan-compatible API URL (env TRACER_EXPLORER_URL). Default: Etherscan V2 with "
+            "ETHERSCAN_API_KEY, else Blockscout."),
         click.option("--chain-id", default=1, show_default=True, type=click.IntRange(1),
-                  help="Chain id (Etherscan V2 chainid; checked against the node's eth_chainId)."),
+            help="Chain id (Etherscan V2 chainid; checked against the node's eth_chainId)."),
         click.option("--rate", type=click.FloatRange(0.1, 1000), help="Calls per second (default 3 Etherscan, 5 Blockscout)."),
         click.option("--page-size", default=10000, show_default=True, type=click.IntRange(1, 10000),
-                  help="Records per explorer page."),
+            help="Records per explorer page."),
         click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(0.1), help="Seconds per request."),
         click.option("--retries", default=5, show_default=True, type=click.IntRange(0, 50), help="Retries of a failed request."),
     ]
