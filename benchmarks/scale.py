@@ -34,7 +34,7 @@ def widths_for(transfers: int) -> tuple[int, ...]:
 
 
 def stage(name: str, db: Path, out_dir: Path, transfers: int) -> dict:
-    from tracer.store import Cursor, Store
+    from tracer.store import FLUSH_TRANSFERS, Cursor, Store
 
     t0 = time.monotonic()
     info: dict = {}
@@ -56,7 +56,7 @@ def stage(name: str, db: Path, out_dir: Path, transfers: int) -> dict:
         for address, items in by_address.items():  # as a trace flushes them: complete addresses, batched
             batch.append((address, items, {"txlist": Cursor(0, theft.chain.head)}))
             size += len(items)
-            if len(batch) == 500 or size >= 20_000:
+            if size >= FLUSH_TRANSFERS:
                 store.commit_fetches(batch, "bench", 1)
                 batch, size = [], 0
         store.commit_fetches(batch, "bench", 1)

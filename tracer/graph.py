@@ -49,24 +49,34 @@ def build_graph(store: Store, taint_model: str = "haircut", taint=None) -> nx.Mu
     followed = {a: (r["reach_block"] or 0) for a, r in addresses.items() if r["followed"]}
     graph = nx.MultiDiGraph()
     imported = store.imported_label_map()
-    for row in store.transfer_rows():
-        src, dst, block = row["from_addr"], row["to_addr"], row["block"]
+    has_clean_edge: set[str] = set()  # a node whose every edge is poisoning is itself poison
+    poison_texts: dict[str, bool] = {"": False}
+    columns = "id, tx_hash, log_index, block, timestamp, kind, asset, token, amount, decimals, flags, from_addr, to_addr"
+    rows = conn.cursor()
+    rows.row_factory = None  # plain tuples: a million named rows cost seconds
+    for key, tx_hash, log_index, block, timestamp, kind, asset, token, amount, decimals, flags, src, dst in \
+            rows.execute(f"SELECT {columns} FROM transfers ORDER BY block, id"):
         if not ((src in followed and block >= followed[src]) or (dst in followed and block >= followed[dst])):
             continue
-        amount = int(row["amount"])
-        key = row["id"]
+        poison = poison_texts.get(flags)
+        if poison is None:
+            poison = poison_texts[flags] = bool(_flags_set(flags) & POISON_FLAGS)
+        if not poison:
+            has_clean_edge.add(src)
+            has_clean_edge.add(dst)
+        units = int(amount)
         graph.add_edge(
             src, dst, key=key,
-            tx_hash=row["tx_hash"],
-            log_index=row["log_index"] if row["log_index"] is not None else -1,
+            tx_hash=tx_hash,
+            log_index=log_index if log_index is not None else -1,
             block=int(block),
-            timestamp=int(row["timestamp"]),
-            kind=row["kind"],
-            asset=_xml_safe(row["asset"]),
-            token=row["token"],
-            amount=str(amount),
-            value=to_float(amount, row["decimals"]),
-            flags=row["flags"],
+            timestamp=int(timestamp),
+            kind=kind,
+            asset=_xml_safe(asset),
+            token=token,
+            amount=amount,
+            value=to_float(units, decimals),
+            flags=flags,
             taint_wei=str(taint.edges.get(key, 0)),
         )
     _add_exits(graph, store)
@@ -76,7 +86,7 @@ def build_graph(store: Store, taint_model: str = "haircut", taint=None) -> nx.Mu
     for node in graph.nodes:
         attrs = graph.nodes[node]
         if "category" not in attrs:  # addresses (here or "<chain>:0x…" elsewhere); destinations come labelled
-            attrs.update(_node_attributes(node, addresses.get(node), graph, imported.get(node)))
+            attrs.update(_node_attributes(node, addresses.get(node), graph, imported.get(node), has_clean_edge))
             if node in venues and attrs["category"] in ("eoa", "unknown", "poison"):
                 attrs["category"] = "bridge"  # a THORChain vault, known from the memos sent to it
                 if not attrs["label"]:
@@ -149,15 +159,14 @@ def _add_swaps(graph: nx.MultiDiGraph, taint) -> None:
         )
 
 
-def _node_attributes(address: str, row, graph: nx.MultiDiGraph, imported) -> dict:
+def _node_attributes(address: str, row, graph: nx.MultiDiGraph, imported, has_clean_edge: set[str]) -> dict:
     label, label_source = display_label(address, imported)
     curated = best_label(address, imported)
     hop = row["hop"] if row is not None and row["hop"] is not None else -1
     code_kind = row["code_kind"] if row is not None else None
     category = row["category"] if row is not None and row["category"] and hop >= 0 else None
     if category is None:
-        incident = list(graph.in_edges(address, data="flags")) + list(graph.out_edges(address, data="flags"))
-        if incident and all(_flags_set(f) & POISON_FLAGS for _, _, f in incident):
+        if address not in has_clean_edge and graph.degree(address):
             category = "poison"
         elif curated:
             category = curated.category

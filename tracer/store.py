@@ -29,6 +29,11 @@ from .errors import StoreBusyError, StoreError
 from .models import LOOKALIKE, POISON_FLAGS, Transfer
 
 SCHEMA_VERSION = 5
+# A trace commits its fetched addresses every FLUSH_SECONDS or FLUSH_TRANSFERS, whichever comes first:
+# a killed run loses at most that much, and each commit rewrites the index pages it touched (random
+# transfer ids touch most of them at scale), so fewer, larger commits are what a million-row store needs.
+FLUSH_SECONDS = 0.5
+FLUSH_TRANSFERS = 100_000
 APPLICATION_ID = 0x54524352  # "TRCR": marks the file as ours, so foreign SQLite files are refused
 
 _SCHEMA = """
@@ -176,8 +181,15 @@ def _flags_text(flags: Iterable[str]) -> str:
     return ",".join(sorted(flags))
 
 
-def _flags_set(text: str) -> set[str]:
-    return {f for f in text.split(",") if f}
+_FLAG_SETS: dict[str, frozenset[str]] = {}
+
+
+def _flags_set(text: str) -> frozenset[str]:
+    """Parsed once per distinct text: a store holds millions of rows but a handful of flag combinations."""
+    parsed = _FLAG_SETS.get(text)
+    if parsed is None:
+        parsed = _FLAG_SETS[text] = frozenset(f for f in text.split(",") if f)
+    return parsed
 
 
 def transfer_from_row(row: sqlite3.Row) -> Transfer:
@@ -241,6 +253,10 @@ class Store:
         # run must guarantee); only a power cut may lose the last commits, never corrupt the file.
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA cache_size=-1048576")  # up to 1 GiB of pages: index inserts stay in memory at scale
+        # Checkpoint the WAL every ~256 MiB instead of 4 MiB: index pages rewritten by many commits are copied
+        # into the file once, not after every commit; the WAL is cut back to 64 MiB after each checkpoint.
+        conn.execute("PRAGMA wal_autocheckpoint=65536")
+        conn.execute("PRAGMA journal_size_limit=67108864")
         return store
 
     def _create(self) -> None:
@@ -387,18 +403,16 @@ class Store:
 
         Returns how many of them are new to the store.
         """
-        new = 0
         with self.transaction() as c:
-            for address, (hop, reach, category, followed) in states.items():
-                cur = c.execute(
-                    "INSERT OR IGNORE INTO addresses (address, first_run) VALUES (?, ?)", (address, run_id)
-                )
-                new += cur.rowcount
-                c.execute(
-                    "UPDATE addresses SET hop=?, reach_block=?, category=?, followed=MAX(followed, ?) "
-                    "WHERE address=?",
-                    (hop, reach, category, int(followed), address),
-                )
+            before = c.total_changes
+            c.executemany("INSERT OR IGNORE INTO addresses (address, first_run) VALUES (?, ?)",
+                          [(address, run_id) for address in states])
+            new = c.total_changes - before
+            c.executemany(
+                "UPDATE addresses SET hop=?, reach_block=?, category=?, followed=MAX(followed, ?) WHERE address=?",
+                [(hop, reach, category, int(followed), address)
+                 for address, (hop, reach, category, followed) in states.items()],
+            )
         return new
 
     def balances(self) -> dict[tuple[str, str], int]:
@@ -560,8 +574,7 @@ class Store:
                 " ON CONFLICT(address) DO UPDATE SET followed=1",
                 [(address, run_id) for address, _, _ in fetched],
             )
-            for address, _, _ in fetched:
-                self._refresh_lookalikes(c, address)
+            self._refresh_lookalikes(c, list(dict.fromkeys(address for address, _, _ in fetched)))
             if balances:
                 c.executemany(
                     "INSERT INTO balances VALUES (?,?,?,?) ON CONFLICT(address, token) DO UPDATE SET"
@@ -570,51 +583,68 @@ class Store:
                 )
         return new
 
-    def _refresh_lookalikes(self, c: sqlite3.Connection, address: str) -> None:
+    def _refresh_lookalikes(self, c: sqlite3.Connection, addresses: list[str]) -> None:
         """Flag transfers whose counterparty imitates one of the address's real counterparties.
 
         Poisoners generate addresses sharing the first and last hex digits
         of a counterparty the victim really uses, hoping it gets copied from
         the history. "Real" = moved value in a clean transfer, or was reached
-        by the trace. Recomputed over the address's whole stored history,
-        so a counterparty learned later still unmasks earlier spam.
+        by the trace. Recomputed over each address's whole stored history,
+        so a counterparty learned later still unmasks earlier spam. A batch
+        of addresses is read in a few IN-queries rather than one per
+        address: at a million transfers the per-statement cost dominated.
         """
-        rows = c.execute(  # two index lookups (an OR would make SQLite merge them)
-            "SELECT id, from_addr, to_addr, amount, flags FROM transfers WHERE from_addr=?"
-            " UNION ALL SELECT id, from_addr, to_addr, amount, flags FROM transfers WHERE to_addr=? AND from_addr!=?",
-            (address, address, address),
-        ).fetchall()
+        wanted = set(addresses)
+        # (id, counterparty, moved value in a transfer not itself poisoning, flag text)
+        history: dict[str, list[tuple[str, str, bool, str]]] = {a: [] for a in wanted}
         intrinsic = POISON_FLAGS - {LOOKALIKE}
-        genuine: set[str] = set()
-        for r in rows:
-            flags = _flags_set(r["flags"])
-            if int(r["amount"]) > 0 and not (flags & intrinsic):
-                genuine.add(r["to_addr"] if r["from_addr"] == address else r["from_addr"])
-        others = sorted({r["to_addr"] if r["from_addr"] == address else r["from_addr"] for r in rows}
-                        - genuine - {address})
-        # An address the trace itself reached is a real counterparty too. That only matters where
-        # shapes meet: an "other" shaped like a real counterparty, or two others shaped alike.
-        shapes = [(o[2:6], o[-4:]) for o in others]
-        known = {(g[2:6], g[-4:]) for g in genuine}
-        if not (any(sh in known for sh in shapes) or len(set(shapes)) < len(shapes)):
-            others = []
-        for i in range(0, len(others), 500):
-            part = others[i: i + 500]
-            genuine |= {r[0] for r in c.execute(
+        clean_flags = {"": True}
+        plain = c.cursor()
+        plain.row_factory = None  # plain tuples: a million sqlite3.Row objects cost seconds
+        for i in range(0, len(addresses), 500):
+            part = addresses[i: i + 500]
+            marks = ",".join("?" * len(part))
+            for column in ("from_addr", "to_addr"):  # two index scans (an OR would make SQLite merge them)
+                for tid, frm, to, moved, flags in plain.execute(
+                        f"SELECT id, from_addr, to_addr, amount!='0', flags FROM transfers WHERE {column} IN ({marks})",
+                        part):
+                    clean = clean_flags.get(flags)
+                    if clean is None:
+                        clean = clean_flags[flags] = not (_flags_set(flags) & intrinsic)
+                    if column == "from_addr":
+                        history[frm].append((tid, to, moved and clean, flags))
+                    elif frm != to:
+                        history[to].append((tid, frm, moved and clean, flags))
+        plans: dict[str, tuple[set[str], list[str]]] = {}
+        to_check: set[str] = set()
+        for address, rows in history.items():
+            genuine = {other for _, other, real, _ in rows if real}
+            others = {other for _, other, _, _ in rows} - genuine - {address}
+            # An address the trace itself reached is a real counterparty too. That only matters where
+            # shapes meet: an "other" shaped like a real counterparty, or two others shaped alike.
+            shapes = [(o[2:6], o[-4:]) for o in others]
+            known = {(g[2:6], g[-4:]) for g in genuine}
+            meet = any(sh in known for sh in shapes) or len(set(shapes)) < len(shapes)
+            if not meet and not any(flags and LOOKALIKE in _flags_set(flags) for _, _, _, flags in rows):
+                continue  # no two counterparties share a shape and nothing is flagged: nothing can change
+            plans[address] = (genuine, sorted(others) if meet else [])
+            to_check.update(plans[address][1])
+        reached: set[str] = set()
+        checks = sorted(to_check)
+        for i in range(0, len(checks), 500):
+            part = checks[i: i + 500]
+            reached |= {r[0] for r in c.execute(
                 f"SELECT address FROM addresses WHERE hop IS NOT NULL AND address IN ({','.join('?' * len(part))})",
                 part)}
-        genuine.discard(address)
-        by_shape: dict[tuple[str, str], set[str]] = {}
-        for g in genuine:
-            by_shape.setdefault((g[2:6], g[-4:]), set()).add(g)
         changes = []
-        for r in rows:
-            other = r["to_addr"] if r["from_addr"] == address else r["from_addr"]
-            flags = _flags_set(r["flags"])
-            imitates = other not in genuine and bool(by_shape.get((other[2:6], other[-4:])))
-            if imitates != (LOOKALIKE in flags):
-                flags = flags | {LOOKALIKE} if imitates else flags - {LOOKALIKE}
-                changes.append((_flags_text(flags), r["id"]))
+        for address, (genuine, others) in plans.items():
+            genuine = (genuine | (reached & set(others))) - {address}
+            by_shape = {(g[2:6], g[-4:]) for g in genuine}
+            for tid, other, _, text in history[address]:
+                flags = _flags_set(text)
+                imitates = other not in genuine and (other[2:6], other[-4:]) in by_shape
+                if imitates != (LOOKALIKE in flags):
+                    changes.append((_flags_text(flags | {LOOKALIKE} if imitates else flags - {LOOKALIKE}), tid))
         if changes:
             c.executemany("UPDATE transfers SET flags=? WHERE id=?", changes)
 
@@ -639,8 +669,20 @@ class Store:
         ).fetchone()
         return int(row[0])
 
-    def transfer_rows(self) -> Iterator[sqlite3.Row]:
-        yield from self.conn.execute("SELECT * FROM transfers ORDER BY block, id")
+    def transfers_in_order(self, skip_poison: bool = False) -> Iterator[Transfer]:
+        """Every stored transfer by block, then id (which starts with the tx hash): one transaction at a time.
+        Read as plain tuples: at a million rows, named rows cost seconds."""
+        rows = self.conn.cursor()
+        rows.row_factory = None
+        for (tx_hash, kind, position, block, timestamp, from_addr, to_addr, token, asset, decimals, amount, flags,
+             log_index, memo) in rows.execute(
+                "SELECT tx_hash, kind, position, block, timestamp, from_addr, to_addr, token, asset, decimals, amount,"
+                " flags, log_index, memo FROM transfers ORDER BY block, id"):
+            flag_set = _flags_set(flags)
+            if skip_poison and flag_set & POISON_FLAGS:
+                continue
+            yield Transfer(tx_hash, kind, position, block, timestamp, from_addr, to_addr, token, asset, decimals,
+                           int(amount), flag_set, log_index, memo)
 
     def count_transfers(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM transfers").fetchone()[0])

@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from .models import ETH, POISON_FLAGS, Transfer
-from .store import Store, transfer_from_row
+from .models import ETH, Transfer
+from .store import Store
 from .tokens import lookup
 
 ETH_CLASS = "ETH"
@@ -83,14 +83,11 @@ def compute(store: Store, model: str = "haircut") -> Taint:
     def legs_of_transactions():
         """Rows come ordered by block and id (which starts with the tx hash): one transaction at a time."""
         current, legs = None, []
-        for row in store.transfer_rows():
-            if row["tx_hash"] != current:
+        for t in store.transfers_in_order(skip_poison=True):
+            if t.tx_hash != current:
                 if legs:
                     yield current, legs
-                current, legs = row["tx_hash"], []
-            if row["flags"] and POISON_FLAGS.intersection(row["flags"].split(",")):
-                continue
-            t = transfer_from_row(row)
+                current, legs = t.tx_hash, []
             cls = asset_class(t)
             if cls:
                 legs.append((t, *cls))

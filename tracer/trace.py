@@ -33,7 +33,7 @@ from .models import COUNTERFEIT, ETH, LOOKALIKE, UNVERIFIED_TOKEN, ZERO_VALUE, T
 from .progress import NullProgress, Progress
 from .seeds import seed_index
 from .sources.base import FetchTask, Source
-from .store import Cursor, Store
+from .store import FLUSH_SECONDS, FLUSH_TRANSFERS, Cursor, Store
 from .thorchain import looks_like_memo
 from .tokens import lookup
 
@@ -394,13 +394,13 @@ class Tracer:
             batch, batch_size, last_flush = [], 0, time.monotonic()
 
         def commit(address: str) -> None:
-            """Complete: into the next transaction. Flushed every half second or 20,000 transfers,
+            """Complete: into the next transaction. Flushed every half second (or 100,000 transfers),
             so a run killed at any moment loses at most the last half second's addresses."""
             nonlocal batch_size
             items = list({t.key: t for t in collected.pop(address, [])}.values())
             batch.append((address, items, cursors[address]))
             batch_size += len(items)
-            if batch_size >= 20_000 or time.monotonic() - last_flush >= 0.5:
+            if batch_size >= FLUSH_TRANSFERS or time.monotonic() - last_flush >= FLUSH_SECONDS:
                 flush()
         for address in addresses:
             if address in unchanged:
