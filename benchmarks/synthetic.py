@@ -106,6 +106,7 @@ def generate(p: Params) -> Theft:
     block = START_BLOCK
     parents, eth, tok = [seed], 10**6 * ETHER, 10**5 * ETHER
     edges: list[tuple[str, str, int, int]] = []
+    received_tok = 0  # what each wallet of the last token layer received
     for depth, width in enumerate(p.widths):
         layer = []
         eth, tok = eth // (width + 1), tok // (width + 1)
@@ -118,6 +119,7 @@ def generate(p: Params) -> Theft:
                 edges.append((parent, child, eth, b))
                 if depth < p.token_layers:
                     theft.token(parent, child, tok, b + 1)
+                    received_tok = tok
         theft.layers.append(layer)
         theft.addresses.update(layer)
         parents = layer
@@ -126,7 +128,7 @@ def generate(p: Params) -> Theft:
     sink = _address(rng)
     if p.token_layers and p.token_layers <= len(theft.layers):
         for holder in theft.layers[p.token_layers - 1]:
-            theft.token(holder, sink, tok, block + rng.randrange(50))
+            theft.token(holder, sink, received_tok, block + rng.randrange(50))
     # peel chains from layer-1 wallets
     for i in range(min(p.peel_chains, len(theft.layers[0]))):
         src, amount = theft.layers[0][i], eth // 2
