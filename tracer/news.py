@@ -1,0 +1,195 @@
+"""What one run added to the case: the morning message of a nightly trace.
+
+A nightly rerun is read by someone who wants to know, in a few lines, whether
+stolen funds moved: per hop, the transfers and addresses that are new and how
+much value they moved; the exits (exchanges, bridges, mixers, decoded bridge
+deposits) reached for the first time; and the funds that had sat still for a
+while (dormant) and moved again. Everything is computed from the store, so
+the trace command, `tracer report` and the Markdown summary say the same.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+
+from .labels import display_label
+from .models import format_amount
+from .store import Store
+from .tokens import lookup
+
+EXIT_CATEGORIES = ("exchange", "bridge", "mixer", "dex", "service")
+DORMANT_DAYS = 30  # an address that moved nothing for this long before moving again is "dormant funds moved"
+
+
+@dataclass
+class AssetAmount:
+    asset: str      # symbol as reported (untrusted text for tokens)
+    token: str      # ETH or the token contract
+    amount: str     # exact base units, decimal text
+    display: str    # for people: the amount in whole units
+
+    @classmethod
+    def of(cls, asset: str, token: str, decimals: int, units: int) -> "AssetAmount":
+        return cls(asset, token, str(units), format_amount(units, decimals))
+
+
+@dataclass
+class HopNews:
+    hop: int
+    new_transfers: int = 0
+    new_addresses: int = 0
+    poison_transfers: int = 0  # new poisoning spam, counted but never summed into amounts
+    moved: list[AssetAmount] = field(default_factory=list)
+
+
+@dataclass
+class ExitNews:
+    address: str
+    label: str
+    label_source: str
+    category: str
+    tx_hash: str
+    moved: list[AssetAmount]
+    destination: str = ""  # decoded bridge destination (chain:address), when there is one
+
+
+@dataclass
+class DormantMove:
+    address: str
+    hop: int
+    idle_days: int
+    first_tx_hash: str
+    moved: list[AssetAmount]
+
+
+@dataclass
+class News:
+    run_id: int | None
+    previous_run_id: int | None
+    hops: list[HopNews] = field(default_factory=list)
+    new_exits: list[ExitNews] = field(default_factory=list)
+    dormant_moved: list[DormantMove] = field(default_factory=list)
+
+    @property
+    def new_transfers(self) -> int:
+        return sum(h.new_transfers for h in self.hops)
+
+    @property
+    def new_addresses(self) -> int:
+        return sum(h.new_addresses for h in self.hops)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _amounts(sums: dict[tuple[str, str, int], int]) -> list[AssetAmount]:
+    return [AssetAmount.of(asset, token, dec, units) for (asset, token, dec), units in sorted(sums.items()) if units]
+
+
+def latest_runs(store: Store) -> tuple[int | None, int | None]:
+    """(newest finished run, the one before it) among runs that completed."""
+    ids = [r[0] for r in store.conn.execute("SELECT id FROM runs WHERE status='ok' ORDER BY id DESC LIMIT 2")]
+    return (ids[0] if ids else None, ids[1] if len(ids) > 1 else None)
+
+
+def whats_new(store: Store, run_id: int | None = None, dormant_days: int = DORMANT_DAYS) -> News:
+    """What run `run_id` (default: the newest completed run) added to the store."""
+    newest, previous = latest_runs(store)
+    if run_id is None:
+        run_id = newest
+    else:
+        row = store.conn.execute("SELECT max(id) FROM runs WHERE id<? AND status='ok'", (run_id,)).fetchone()
+        previous = row[0] if row else None
+    news = News(run_id, previous)
+    if run_id is None:
+        return news
+    hops = {r[0]: r[1] for r in store.conn.execute("SELECT address, hop FROM addresses WHERE hop IS NOT NULL")}
+    followed = {r[0] for r in store.conn.execute("SELECT address FROM addresses WHERE followed=1")}
+    by_hop: dict[int, HopNews] = {}
+    moved_by_hop: dict[int, dict] = defaultdict(lambda: defaultdict(int))
+    exit_moves: dict[str, dict] = defaultdict(lambda: defaultdict(int))
+    exit_tx: dict[str, str] = {}
+    outflows: dict[str, list] = defaultdict(list)
+    new_transfers = store.new_transfers_of_run(run_id)
+    for t in new_transfers:
+        hop = hops.get(t.from_addr, hops.get(t.to_addr))
+        if hop is None:
+            continue
+        news_hop = by_hop.setdefault(hop, HopNews(hop))
+        news_hop.new_transfers += 1
+        if t.is_poison:
+            news_hop.poison_transfers += 1
+            continue
+        moved_by_hop[hop][(t.asset, t.token, t.decimals)] += t.amount
+        if t.from_addr in followed:
+            outflows[t.from_addr].append(t)
+    for address, hop in store.conn.execute("SELECT address, hop FROM addresses WHERE first_run=? AND hop IS NOT NULL",
+                                           (run_id,)):
+        by_hop.setdefault(hop, HopNews(hop)).new_addresses += 1
+    for hop, sums in moved_by_hop.items():
+        by_hop[hop].moved = _amounts(sums)
+    news.hops = [by_hop[h] for h in sorted(by_hop)]
+
+    # exits reached for the first time: an exit-category address that first appeared in this run
+    categories = dict(store.conn.execute(
+        "SELECT address, category FROM addresses WHERE first_run=? AND category IN (%s)"
+        % ",".join("?" * len(EXIT_CATEGORIES)), (run_id, *EXIT_CATEGORIES)).fetchall())
+    for t in new_transfers:
+        if t.to_addr in categories and not t.is_poison:
+            exit_moves[t.to_addr][(t.asset, t.token, t.decimals)] += t.amount
+            exit_tx.setdefault(t.to_addr, t.tx_hash)
+    new_tx = {t.tx_hash for t in new_transfers}
+    decoded = [r for r in store.exit_rows() if r["tx_hash"] in new_tx and r["dest_address"]]
+    imported = store.imported_label_map()
+    for address, sums in sorted(exit_moves.items()):
+        label, source = display_label(address, imported.get(address))
+        news.new_exits.append(ExitNews(address, label, source, categories[address], exit_tx[address], _amounts(sums)))
+    for r in decoded:
+        label, source = display_label(r["venue"], imported.get(r["venue"]))
+        token = lookup(r["token"]) if r["token"] != "ETH" else None
+        asset, decimals = ("ETH", 18) if r["token"] == "ETH" else (token.symbol, token.decimals) if token else \
+            (r["token"], 0)
+        news.new_exits.append(ExitNews(
+            r["venue"], label or r["protocol"], source, "bridge", r["tx_hash"],
+            [AssetAmount.of(asset, r["token"], decimals, int(r["amount"]))], f"{r['dest_chain']}:{r['dest_address']}"))
+
+    # dormant funds that moved: the address's previous activity is older than dormant_days
+    for address, moves in sorted(outflows.items()):
+        row = store.conn.execute(
+            "SELECT max(timestamp) FROM (SELECT timestamp FROM transfers WHERE from_addr=? AND first_run<?"
+            " UNION ALL SELECT timestamp FROM transfers WHERE to_addr=? AND first_run<? AND flags='')",
+            (address, run_id, address, run_id)).fetchone()
+        if row[0] is None:
+            continue
+        first = min(moves, key=lambda t: (t.block, t.key))
+        idle = (first.timestamp - int(row[0])) // 86400
+        if idle < dormant_days:
+            continue
+        sums: dict = defaultdict(int)
+        for t in moves:
+            sums[(t.asset, t.token, t.decimals)] += t.amount
+        news.dormant_moved.append(DormantMove(address, hops.get(address, -1), int(idle), first.tx_hash,
+                                              _amounts(sums)))
+    return news
+
+
+def news_lines(news: News, text=str) -> list[str]:
+    """The plain-text form (cron mails it): one line per hop, exit and dormant move. `text` makes
+    untrusted strings (token symbols, labels, decoded destinations) safe for where the lines go."""
+    lines = []
+    for h in news.hops:
+        moved = ", ".join(f"{a.display} {text(a.asset)}" for a in h.moved) or "nothing"
+        spam = f" (+{h.poison_transfers} poisoning, ignored)" if h.poison_transfers else ""
+        lines.append(f"hop {h.hop}: {h.new_transfers} new transfers{spam}, {h.new_addresses} new addresses, "
+                     f"moved {moved}")
+    for e in news.new_exits:
+        moved = ", ".join(f"{a.display} {text(a.asset)}" for a in e.moved)
+        dest = f" -> {text(e.destination)}" if e.destination else ""
+        label = f" ({text(e.label)})" if e.label else ""
+        lines.append(f"new exit: {e.category} {e.address}{label}: {moved}{dest} (tx {e.tx_hash})")
+    for d in news.dormant_moved:
+        moved = ", ".join(f"{a.display} {text(a.asset)}" for a in d.moved)
+        lines.append(f"dormant funds moved: {d.address} (hop {d.hop}, idle {d.idle_days} days): {moved} "
+                     f"(first tx {d.first_tx_hash})")
+    return lines
