@@ -326,6 +326,45 @@ def show(address: str, db_path: str, as_json: bool) -> None:
         click.echo(f"  poisoning transfers hidden: {summary['poison_transfers']}")
 
 
+# ---- report -----------------------------------------------------------------------------
+@cli.command()
+@_db_option
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="File to write.")
+@click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html", show_default=True,
+              help="html: one self-contained interactive page; md: the same summary as Markdown.")
+@click.option("--taint", "model", type=click.Choice(["haircut", "poison"]), default="haircut", show_default=True,
+              help="How traced value is apportioned (see `tracer exits --help`).")
+@click.option("--max-nodes", default=1500, show_default=True, type=click.IntRange(10, 100_000),
+              help="Nodes drawn in the HTML graph (seeds and the most traced value first).")
+def report(db_path: str, out_path: str, fmt: str, model: str, max_nodes: int) -> None:
+    """Write a case report: hop graph, exits, seeds, what is new, run parameters."""
+    from tracer.case_report import case_report
+    from tracer.store import Store
+
+    if not Path(out_path).resolve().parent.exists():
+        raise InputError(f"--out: directory {Path(out_path).parent} does not exist")
+    if fmt == "html":
+        from tracer.html_report import cytoscape_source
+
+        cytoscape_source()  # fail before the work if the graph library is not installed
+    store = Store.open(db_path, create=False)
+    try:
+        data = case_report(store, model, max_nodes)
+    finally:
+        store.close()
+    if fmt == "html":
+        from tracer.html_report import write_html
+
+        write_html(data, out_path)
+    else:
+        from tracer.md_report import write_markdown
+
+        write_markdown(data, out_path)
+    g = data["graph"]
+    click.echo(f"report written to {out_path} ({len(g['nodes'])} of {g['total_nodes']} nodes drawn, "
+               f"{len(data['exits'])} exits)" if fmt == "html" else f"report written to {out_path}")
+
+
 # ---- exits ------------------------------------------------------------------------------
 @cli.command()
 @_db_option

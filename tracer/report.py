@@ -61,7 +61,7 @@ ENDPOINT_KINDS = {
 }
 
 
-def exits_table(store: Store, model: str = "haircut", min_wei: int = 1) -> list[dict]:
+def exits_table(store: Store, model: str = "haircut", min_wei: int = 1, graph=None, taint=None) -> list[dict]:
     """Where the traced value (ETH class) ended up, largest first.
 
     Endpoints the trace does not follow (exchanges, bridges with their decoded
@@ -73,8 +73,8 @@ def exits_table(store: Store, model: str = "haircut", min_wei: int = 1) -> list[
     from .models import to_float
     from .taint import ETH_CLASS, compute
 
-    taint = compute(store, model)
-    graph = build_graph(store, model, taint)
+    taint = taint or compute(store, model)
+    graph = graph if graph is not None else build_graph(store, model, taint)
     destinations: dict[str, list[dict]] = defaultdict(list)
     for r in store.exit_rows():
         entry = {"protocol": r["protocol"], "tx_hash": r["tx_hash"], "depositor": r["depositor"],

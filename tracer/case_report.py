@@ -1,0 +1,188 @@
+"""Everything a case report shows, gathered once from the store as plain data.
+
+The HTML and Markdown writers only lay this out, so both say the same thing.
+Strings that came from the chain or from label datasets stay untrusted here:
+each writer escapes them for its own format (see safe_text and the writers).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections import defaultdict
+from dataclasses import asdict
+
+import networkx as nx
+
+from .models import POISON_FLAGS, format_amount
+from .news import whats_new
+from .seeds import seed_index
+from .store import Store, _flags_set
+
+CATEGORY_COLOURS = {
+    "seed": "#d62728", "theft": "#8c1c13", "eoa": "#4e79a7", "unknown": "#7f8c9a", "wallet-contract": "#1f77b4",
+    "exchange": "#ff7f0e", "service": "#f5a623", "bridge": "#9467bd", "destination": "#c5b0d5",
+    "mixer": "#222222", "dex": "#17becf", "contract": "#8c564b", "token": "#bcbd22", "poison": "#d0d0d0",
+}
+ASSET_COLOURS = ["#1f77b4", "#2ca02c", "#e377c2", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#bcbd22"]
+# Where a person checks a node or a transaction for themselves (links only; the report never fetches).
+EXPLORERS = {
+    "eth": "https://etherscan.io", "base": "https://basescan.org", "arb": "https://arbiscan.io",
+    "op": "https://optimistic.etherscan.io", "bsc": "https://bscscan.com", "polygon": "https://polygonscan.com",
+    "avax": "https://snowtrace.io", "linea": "https://lineascan.build", "scroll": "https://scrollscan.com",
+    "gnosis": "https://gnosisscan.io", "zksync": "https://era.zksync.network",
+}
+BITCOIN_EXPLORER = "https://mempool.space"
+_EVM_ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
+_TX_HASH = re.compile(r"^0x[0-9a-f]{64}$")
+_BTC_ADDRESS = re.compile(r"^(bc1[02-9ac-hj-np-z]{8,87}|[13][1-9A-HJ-NP-Za-km-z]{25,34})$")
+TX_PER_EDGE = 20  # transaction hashes listed on one drawn edge (parallel transfers are drawn once)
+
+
+def address_link(node: str) -> str:
+    """An explorer page for a node id, or "" when the id is not a well-formed address (never a
+    string from the chain pasted into a link)."""
+    chain, _, address = node.rpartition(":")
+    chain = chain or "eth"
+    if chain in EXPLORERS and _EVM_ADDRESS.match(address):
+        return f"{EXPLORERS[chain]}/address/{address}"
+    if chain in ("btc", "bitcoin") and _BTC_ADDRESS.match(address):
+        return f"{BITCOIN_EXPLORER}/address/{address}"
+    return ""
+
+
+def tx_link(tx_hash: str, chain: str = "eth") -> str:
+    return f"{EXPLORERS[chain]}/tx/{tx_hash}" if chain in EXPLORERS and _TX_HASH.match(tx_hash) else ""
+
+
+def _node_size(taint_wei: int) -> float:
+    return round(min(90.0, 14.0 + 9.0 * math.log10(1 + taint_wei / 10**18)), 1)
+
+
+def _chosen_nodes(graph: nx.MultiDiGraph, max_nodes: int) -> set[str]:
+    """All nodes when they fit; else seeds first, then by traced value, then by hop: a readable picture
+    of where most of the value went. Poisoning nodes get at most a quarter of the room."""
+    if graph.number_of_nodes() <= max_nodes:
+        return set(graph.nodes)
+
+    def rank(item):
+        node, d = item
+        return (d.get("category") != "seed", -int(d.get("taint_wei", "0")), d.get("hop", -1) < 0, d.get("hop", 0), node)
+
+    clean = sorted(((n, d) for n, d in graph.nodes(data=True) if d.get("category") != "poison"), key=rank)
+    poison = sorted(((n, d) for n, d in graph.nodes(data=True) if d.get("category") == "poison"), key=rank)
+    room_for_poison = min(len(poison), max_nodes // 4)
+    chosen = [n for n, _ in clean[: max_nodes - room_for_poison]]
+    chosen += [n for n, _ in poison[: max_nodes - len(chosen)]]
+    return set(chosen)
+
+
+def graph_elements(graph: nx.MultiDiGraph, max_nodes: int, decimals: dict[str, int]) -> dict:
+    """Nodes and edges as the browser draws them: parallel transfers of one asset between two
+    nodes become one edge listing its transactions; positions are laid out by hop, here."""
+    chosen = _chosen_nodes(graph, max_nodes)
+    assets: dict[str, str] = {}
+    totals: dict[str, dict[tuple[str, int], list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    grouped: dict[tuple, dict] = {}
+    for u, v, key, d in graph.edges(keys=True, data=True):
+        poison = bool(_flags_set(d["flags"]) & POISON_FLAGS)
+        if not poison and d["kind"] not in ("swap", "inferred"):
+            dec = decimals.get(d["token"], 18)
+            totals[u][(d["asset"], dec)][1] += int(d["amount"])
+            totals[v][(d["asset"], dec)][0] += int(d["amount"])
+        if u not in chosen or v not in chosen:
+            continue
+        group = grouped.setdefault((u, v, d["asset"], d["kind"], poison), {
+            "source": u, "target": v, "asset": d["asset"], "kind": d["kind"], "poison": poison,
+            "amount": 0, "decimals": decimals.get(d["token"], 18), "value": 0.0, "count": 0, "txs": [], "flags": set(),
+        })
+        group["amount"] += int(d["amount"])
+        group["value"] += float(d["value"])
+        group["count"] += 1
+        group["flags"].update(_flags_set(d["flags"]))
+        if len(group["txs"]) < TX_PER_EDGE:
+            group["txs"].append({"tx_hash": d["tx_hash"], "log_index": int(d["log_index"]), "block": int(d["block"]),
+                                 "link": tx_link(d["tx_hash"])})
+        if d["asset"] not in assets:
+            assets[d["asset"]] = ASSET_COLOURS[0] if d["asset"] == "ETH" else \
+                ASSET_COLOURS[1 + len(assets) % (len(ASSET_COLOURS) - 1)]
+    hops = [d.get("hop", -1) for n, d in graph.nodes(data=True) if n in chosen]
+    last_hop = max(hops, default=0)
+    columns: dict[int, list[tuple[str, dict]]] = defaultdict(list)
+    for n, d in graph.nodes(data=True):
+        if n in chosen:
+            hop = d.get("hop", -1)
+            columns[hop if hop >= 0 else last_hop + 1].append((n, d))
+    nodes = []
+    x0 = 0
+    for column, members in sorted(columns.items()):
+        # each hop a block of sub-columns, centred vertically: wide fan-outs stay readable when fitted
+        members.sort(key=lambda nd: (-int(nd[1].get("taint_wei", "0")), nd[0]))
+        rows = max(12, math.ceil(math.sqrt(len(members)) * 1.6))
+        height = (min(rows, len(members)) - 1) * 60
+        for i, (n, d) in enumerate(members):
+            taint_wei = int(d.get("taint_wei", "0"))
+            nodes.append({
+                "id": n, "label": d.get("label", ""), "label_source": d.get("label_source", ""),
+                "category": d.get("category", "unknown"), "hop": int(d.get("hop", -1)),
+                "followed": bool(d.get("followed", False)), "flags": d.get("flags", ""),
+                "taint_wei": str(taint_wei), "taint": format_amount(taint_wei, 18),
+                "size": 40.0 if d.get("category") == "seed" else _node_size(taint_wei), "colour": CATEGORY_COLOURS.get(d.get("category", ""), "#7f8c9a"),
+                "link": address_link(n),
+                "totals": [{"asset": a, "in": format_amount(t[0], dec), "out": format_amount(t[1], dec)}
+                           for (a, dec), t in sorted(totals[n].items())],
+                "x": x0 + (i // rows) * 110, "y": (i % rows) * 60 - height // 2,
+            })
+        x0 += (math.ceil(len(members) / rows) - 1) * 110 + 380
+    edges = []
+    for i, g in enumerate(grouped.values()):
+        edges.append({
+            "id": f"e{i}", "source": g["source"], "target": g["target"], "asset": g["asset"], "kind": g["kind"],
+            "poison": g["poison"], "amount": format_amount(g["amount"], g["decimals"]), "value": g["value"],
+            "count": g["count"], "txs": g["txs"], "flags": ",".join(sorted(g["flags"])),
+            "colour": "#b8b8b8" if g["poison"] else assets.get(g["asset"], ASSET_COLOURS[0]),
+        })
+    return {"nodes": nodes, "edges": edges, "total_nodes": graph.number_of_nodes(),
+            "total_edges": graph.number_of_edges(), "max_hop": last_hop,
+            "assets": sorted({e["asset"] for e in edges})}
+
+
+def case_report(store: Store, model: str = "haircut", max_nodes: int = 1500) -> dict:
+    from .graph import build_graph
+    from .report import exits_table
+    from .taint import compute
+
+    taint = compute(store, model)
+    graph = build_graph(store, model, taint)
+    exits = exits_table(store, model, 1, graph=graph, taint=taint)
+    decimals = {"ETH": 18, **dict(store.conn.execute("SELECT token, max(decimals) FROM transfers GROUP BY token"))}
+    seeds = []
+    known = seed_index()
+    for (address,) in store.conn.execute("SELECT address FROM addresses WHERE hop=0 ORDER BY address"):
+        entry = known.get(address)
+        seeds.append({
+            "address": address, "label": entry.label if entry else "", "role": entry.role if entry else "",
+            "attribution": entry.attribution if entry else "given on the command line",
+            "sources": [asdict(s) for s in entry.sources] if entry else [],
+            "link": address_link(address),
+        })
+    runs = [dict(r) for r in store.conn.execute(
+        "SELECT id, started_at, ended_at, status, params, head_block, requests, new_transfers, new_addresses,"
+        " followed_addresses FROM runs ORDER BY id")]
+    for r in runs:
+        r["params"] = json.loads(r["params"] or "{}")
+    last_ok = next((r for r in reversed(runs) if r["status"] == "ok"), None)
+    return {
+        "generated_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "store": store.path.name,
+        "taint_model": model,
+        "graph": graph_elements(graph, max_nodes, decimals),
+        "exits": exits,
+        "seeds": seeds,
+        "news": whats_new(store).to_json(),
+        "runs": runs,
+        "parameters": last_ok["params"] if last_ok else {},
+        "last_run": last_ok,
+    }
