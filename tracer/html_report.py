@@ -316,8 +316,9 @@ def _destination(d: dict) -> str:
     from .case_report import tx_link
 
     if d["dest_address"]:
+        memo = f'<div class="muted">memo <code>{text(d["memo"])}</code></div>' if d["memo"] else ""
         return (f'<div>→ {text(d["dest_chain"])}:<code>{text(d["dest_address"])}</code> ({text(d["dest_asset"])}, '
-                f'tx {_code_link(tx_link(d["tx_hash"]), d["tx_hash"])})</div>')
+                f'tx {_code_link(tx_link(d["tx_hash"]), d["tx_hash"])})</div>{memo}')
     return f'<div class="warn">undecoded ({text(d["flags"])}): memo {text(d["memo"])}</div>'
 
 

@@ -53,7 +53,8 @@ def render_markdown(report: dict) -> str:
     out += ["## Exits, ranked by traced value", "",
             "| # | traced ETH | kind | address | label (source) | decoded destinations |", "| --- | --- | --- | --- | --- | --- |"]
     for r in report["exits"][:200]:
-        dests = "; ".join(f"{md(d['dest_chain'])}:{md(d['dest_address'])} ({md(d['dest_asset'])}, tx `{d['tx_hash']}`)"
+        dests = "; ".join(f"{md(d['dest_chain'])}:{md(d['dest_address'])} ({md(d['dest_asset'])}, tx `{d['tx_hash']}`"
+                          + (f", memo {md(d['memo'])})" if d["memo"] else ")")
                           for d in r["destinations"] if d["dest_address"])
         source = f" ({md(r['label_source'])})" if r["label_source"] else ""
         out.append(f"| {r['rank']} | {format_amount(int(r['taint_wei']), 18)} | {md(r['kind'])} | `{r['address']}` | "
