@@ -291,14 +291,27 @@ def export_cmd(db_path: str, fmt: str, out_path: str) -> None:
 
 
 # ---- show -------------------------------------------------------------------------------
+def _table_format(fmt: str, as_json: bool, as_csv: bool = False) -> str:
+    from tracer.tables import resolve_format
+
+    if as_json:
+        return "json"
+    if as_csv:
+        return "csv"
+    return resolve_format(fmt)
+
+
 @cli.command()
 @click.argument("address")
 @_db_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def show(address: str, db_path: str, as_json: bool) -> None:
+@click.option("--format", "fmt", type=click.Choice(["auto", "table", "tsv", "json"]), default="auto",
+              show_default=True, help="auto: aligned tables on a terminal, TSV when piped.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (same as --format json).")
+def show(address: str, db_path: str, fmt: str, as_json: bool) -> None:
     """What the store knows about ADDRESS: label, category, hop, totals per asset, counterparties."""
     from tracer.report import address_summary
     from tracer.store import Store
+    from tracer.tables import Table, render
 
     addr = parse_address(address)
     store = Store.open(db_path, create=False)
@@ -306,24 +319,24 @@ def show(address: str, db_path: str, as_json: bool) -> None:
         summary = address_summary(store, addr)
     finally:
         store.close()
-    if as_json:
+    fmt = _table_format(fmt, as_json)
+    if fmt == "json":
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
         return
-    click.echo(f"{checksum(addr)}")
-    for key in ("label", "label_source", "category", "hop", "is_contract", "followed", "reach_block"):
-        click.echo(f"  {key}: {for_terminal(summary[key])}")
-    click.echo("  totals (clean transfers; poisoning excluded):")
-    for asset in summary["totals"]:
-        click.echo(f"    {for_terminal(asset['asset']):<8} in {asset['in']:>28}   out {asset['out']:>28}   "
-                   f"({asset['token']})")
-    click.echo(f"  counterparties: {len(summary['counterparties'])}")
-    for c in summary["counterparties"][:25]:
-        click.echo(f"    {c['address']}  {c['direction']:<3} {c['transfers']:>4} transfers  "
-                   f"{for_terminal(c['category'] or '')}")
-    if len(summary["counterparties"]) > 25:
-        click.echo(f"    … {len(summary['counterparties']) - 25} more (use --json)")
-    if summary["poison_transfers"]:
-        click.echo(f"  poisoning transfers hidden: {summary['poison_transfers']}")
+    about = Table(checksum(addr), ["field", "value"], [
+        [key, summary[key] if summary[key] is not None else ""]
+        for key in ("label", "label_source", "category", "hop", "is_contract", "followed", "reach_block")
+    ] + [["poison_transfers", summary["poison_transfers"]], ["counterparties", len(summary["counterparties"])]])
+    totals = Table("totals (clean transfers; poisoning excluded)", ["asset", "token", "in", "out"],
+                   [[t["asset"], t["token"], t["in"], t["out"]] for t in summary["totals"]], frozenset({"in", "out"}))
+    limit = 25 if fmt == "table" else None
+    peers = summary["counterparties"]
+    counterparties = Table(
+        "counterparties", ["address", "direction", "transfers", "category"],
+        [[c["address"], c["direction"], c["transfers"], c["category"] or ""] for c in peers[:limit]],
+        frozenset({"transfers"}),
+        note=f"… {len(peers) - 25} more (--format tsv or --json)" if limit and len(peers) > limit else "")
+    render([about, totals, counterparties], fmt)
 
 
 # ---- report -----------------------------------------------------------------------------
@@ -372,15 +385,18 @@ def report(db_path: str, out_path: str, fmt: str, model: str, max_nodes: int) ->
               help="haircut: each outflow carries the tainted share of the balance (conserved); "
                    "poison: any outflow of a tainted address is wholly tainted (an upper bound).")
 @click.option("--min-value", default="0.000001", show_default=True, help="Hide exits below this many ETH.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1), help="Rows in the table.")
-def exits(db_path: str, model: str, min_value: str, as_json: bool, as_csv: bool, limit: int) -> None:
+@click.option("--format", "fmt", type=click.Choice(["auto", "table", "tsv", "csv", "json"]), default="auto",
+              show_default=True, help="auto: an aligned table on a terminal, TSV when piped.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (same as --format json).")
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV (same as --format csv).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1), help="Rows in the terminal table.")
+def exits(db_path: str, model: str, min_value: str, fmt: str, as_json: bool, as_csv: bool, limit: int) -> None:
     """Rank where the traced value went: exchanges, bridges (with decoded destinations),
     mixers, DEXes, unknown contracts, and holders still sitting on it."""
     from tracer.models import format_amount, parse_eth_amount
     from tracer.report import exits_table
     from tracer.store import Store
+    from tracer.tables import Table, render
 
     try:
         min_wei = max(1, parse_eth_amount(min_value))
@@ -391,10 +407,21 @@ def exits(db_path: str, model: str, min_value: str, as_json: bool, as_csv: bool,
         rows = exits_table(store, model, min_wei)
     finally:
         store.close()
-    if as_json:
+    fmt = _table_format(fmt, as_json, as_csv)
+    if fmt == "json":
         click.echo(json.dumps(rows, indent=1, ensure_ascii=False))
         return
-    if as_csv:
+
+    def destinations(r: dict) -> str:
+        parts = []
+        for d in r["destinations"]:
+            if d["dest_address"]:
+                parts.append(f"{d['dest_chain']}:{d['dest_address']} ({d['dest_asset']}, tx {d['tx_hash']})")
+            elif d["flags"]:
+                parts.append(f"undecoded ({d['flags']}): memo {d['memo']!r}")
+        return "; ".join(parts)
+
+    if fmt == "csv":
         import csv as csv_module
 
         w = csv_module.writer(sys.stdout)
@@ -405,23 +432,20 @@ def exits(db_path: str, model: str, min_value: str, as_json: bool, as_csv: bool,
                 r["rank"], r["address"], r["label"], r["category"], r["kind"], r["hop"],
                 format_amount(int(r["taint_wei"]), 18), r["taint_wei"], dests)])
         return
-    click.echo(f"{'#':>3}  {'traced ETH':>16}  {'kind':<26} {'address':<42}  label")
-    for r in rows[:limit]:
-        click.echo(f"{r['rank']:>3}  {format_amount(int(r['taint_wei']), 18):>16}  {r['kind']:<26} "
-                   f"{r['address']:<42}  {for_terminal(r['label'])}")
-        for d in r["destinations"]:
-            if d["dest_address"]:
-                click.echo(f"{'':>48}-> {for_terminal(d['dest_chain'] + ':' + d['dest_address'])} "
-                           f"({for_terminal(d['dest_asset'])}, "
-                           f"{format_amount(int(d['amount']), 18)} {'ETH' if d['token'] == 'ETH' else d['token']}, "
-                           f"tx {d['tx_hash'][:12]}…)")
-            elif d["flags"]:
-                click.echo(f"{'':>48}-> undecoded ({d['flags']}): memo {for_terminal(d['memo'])!r}")
-    if len(rows) > limit:
-        click.echo(f"… {len(rows) - limit} more (--limit, --json or --csv)")
+    title = f"exits by traced value ({model} taint, ETH and ETH-pegged tokens)"
+    more = f"… {len(rows) - limit} more (--limit, --format tsv, --json or --csv)" if len(rows) > limit else ""
+    if fmt == "table":  # narrow enough for an 80-column terminal: what it is, folded into one column
+        table = Table(title, ["rank", "traced_eth", "address", "what"], [
+            [r["rank"], format_amount(int(r["taint_wei"]), 18), r["address"],
+             "\n".join(filter(None, [f"{r['kind']} (hop {r['hop']})", r["label"], destinations(r)]))]
+            for r in rows[:limit]], frozenset({"rank", "traced_eth"}), note=more)
+    else:
+        table = Table(title, ["rank", "traced_eth", "kind", "address", "label", "hop", "destinations"], [
+            [r["rank"], format_amount(int(r["taint_wei"]), 18), r["kind"], r["address"], r["label"], r["hop"],
+             destinations(r)] for r in rows])
+    render([table], fmt)
 
 
-# ---- mixer links ------------------------------------------------------------------------
 @cli.command("mixer-links")
 @_db_option
 @_source_options

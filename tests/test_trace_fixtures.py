@@ -129,8 +129,13 @@ def test_show_reports_totals_and_counterparties(traced, db_path):
     steth = next(t for t in info["totals"] if t["asset"] == "stETH")
     assert steth["in_base_units"] == str(90375547917680000000000)
     assert info["poison_transfers"] > 0
-    text = run_cli("show", HOP1_CONSOLIDATION, "--db", db_path)
-    assert "stETH" in text.stdout and "counterparties: 6" in text.stdout
+    piped = run_cli("show", HOP1_CONSOLIDATION, "--db", db_path).stdout  # not a terminal: TSV blocks
+    blocks = [b.splitlines() for b in piped.split("\n\n")]
+    assert [b[0] for b in blocks] == ["field\tvalue", "asset\ttoken\tin\tout", "address\tdirection\ttransfers\tcategory"]
+    assert "counterparties\t6" in blocks[0] and len(blocks[2]) == 1 + 6
+    assert "stETH\t0xae7ab96520de3a18e5e111b5eaab095312d7fe84\t90375.54791768\t90375.54791768" in blocks[1]
+    table = run_cli("show", HOP1_CONSOLIDATION, "--db", db_path, "--format", "table").stdout
+    assert "\t" not in table and "───" in table and "90375.54791768" in table and "counterparties" in table
 
 
 @pytest.mark.parametrize("fmt", ["graphml", "gexf", "csv", "json"])
