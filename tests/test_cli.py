@@ -134,7 +134,12 @@ def test_api_key_never_reaches_output_or_store(explorer, db_path, monkeypatch):
     bad = run_cli("trace", SEED, "--db", db_path, "--explorer-url", explorer.url, "--rate", "200", env=env)
     assert ok.exit_code == 0 and bad.exit_code != 0
     assert explorer.log[0]["apikey"] == key  # it was used...
-    for text in (ok.output, bad.output):
+    reports = []
+    for fmt in ("html", "md"):  # ...nor in the reports made from the store
+        out = db_path.with_name(f"report.{fmt}")
+        assert run_cli("report", "--db", db_path, "--out", out, "--format", fmt, env=env).exit_code == 0
+        reports.append(out.read_text(encoding="utf-8"))
+    for text in (ok.output, bad.output, *reports):
         assert key not in text
     assert key.encode() not in db_path.read_bytes()  # ...and never stored
 
