@@ -1,6 +1,5 @@
 """--follow-bridges: a THORChain swap to BASE.ETH continues on Base through the explorer's chainid."""
 
-
 import networkx as nx
 
 import scenario
