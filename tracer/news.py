@@ -124,8 +124,8 @@ def whats_new(store: Store, run_id: int | None = None, dormant_days: int = DORMA
         moved_by_hop[hop][(t.asset, t.token, t.decimals)] += t.amount
         if t.from_addr in followed:
             outflows[t.from_addr].append(t)
-    for address, hop in store.conn.execute("SELECT address, hop FROM addresses WHERE first_run=? AND hop IS NOT NULL",
-                                           (run_id,)):
+    for address, hop in store.conn.execute(
+            "SELECT address, hop FROM addresses WHERE first_reached=? AND hop IS NOT NULL", (run_id,)):
         by_hop.setdefault(hop, HopNews(hop)).new_addresses += 1
     for hop, sums in moved_by_hop.items():
         by_hop[hop].moved = _amounts(sums)
@@ -133,7 +133,7 @@ def whats_new(store: Store, run_id: int | None = None, dormant_days: int = DORMA
 
     # exits reached for the first time: an exit-category address that first appeared in this run
     categories = dict(store.conn.execute(
-        "SELECT address, category FROM addresses WHERE first_run=? AND category IN (%s)"
+        "SELECT address, category FROM addresses WHERE first_reached=? AND category IN (%s)"
         % ",".join("?" * len(EXIT_CATEGORIES)), (run_id, *EXIT_CATEGORIES)).fetchall())
     for t in new_transfers:
         if t.to_addr in categories and not t.is_poison:

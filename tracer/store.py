@@ -28,7 +28,7 @@ from pathlib import Path
 from .errors import StoreBusyError, StoreError
 from .models import LOOKALIKE, POISON_FLAGS, Transfer
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # A trace commits its fetched addresses every FLUSH_SECONDS or FLUSH_TRANSFERS, whichever comes first:
 # a killed run loses at most that much, and each commit rewrites the index pages it touched (random
 # transfer ids touch most of them at scale), so fewer, larger commits are what a million-row store needs.
@@ -155,6 +155,10 @@ MIGRATIONS: dict[int, str] = {
     """,
     5: """
     DROP INDEX IF EXISTS transfers_run;                   -- read once per run, written a million times
+    """,
+    6: """
+    ALTER TABLE addresses ADD COLUMN first_reached INTEGER;  -- the run whose trace first reached it (news)
+    UPDATE addresses SET first_reached = first_run WHERE hop IS NOT NULL;
     """,
 }
 
@@ -409,8 +413,9 @@ class Store:
                           [(address, run_id) for address in states])
             new = c.total_changes - before
             c.executemany(
-                "UPDATE addresses SET hop=?, reach_block=?, category=?, followed=MAX(followed, ?) WHERE address=?",
-                [(hop, reach, category, int(followed), address)
+                "UPDATE addresses SET hop=?, reach_block=?, category=?, followed=MAX(followed, ?),"
+                " first_reached=COALESCE(first_reached, ?) WHERE address=?",
+                [(hop, reach, category, int(followed), run_id, address)
                  for address, (hop, reach, category, followed) in states.items()],
             )
         return new
