@@ -3,7 +3,7 @@
 Stages (each in its own process, so peak RSS is per stage): insert (through
 Store.commit_fetch, one atomic commit per address, as a trace does), graph
 (build the MultiDiGraph with taint), graphml / gexf / csv (export), show
-(the busiest address), exits (ranked table). Wall time and peak RSS.
+(the busiest address), exits (ranked table), report (the HTML case report). Wall time and peak RSS.
 
     .venv/bin/python benchmarks/scale.py                    # 1,000,000 transfers
     .venv/bin/python benchmarks/scale.py --transfers 100000 # a quicker look
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
-STAGES = ("insert", "graph", "graphml", "gexf", "csv", "show", "exits")
+STAGES = ("insert", "graph", "graphml", "gexf", "csv", "show", "exits", "report")
 # networkx's writer at a million edges takes minutes and gigabytes: compare on a smaller store with --stages compare
 
 
@@ -113,6 +113,14 @@ def stage(name: str, db: Path, out_dir: Path, transfers: int) -> dict:
             from tracer.report import exits_table
 
             info["rows"] = len(exits_table(store))
+        elif name == "report":
+            from tracer.case_report import case_report
+            from tracer.html_report import write_html
+
+            data = case_report(store)
+            write_html(data, out_dir / "scale-report.html")
+            info["nodes_drawn"], info["exits"] = len(data["graph"]["nodes"]), len(data["exits"])
+            info["file_mb"] = round((out_dir / "scale-report.html").stat().st_size / 2**20, 1)
         store.close()
     info["seconds"] = round(time.monotonic() - t0, 1)
     info["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
