@@ -83,7 +83,6 @@ def graph_elements(graph: nx.MultiDiGraph, max_nodes: int, decimals: dict[str, i
     """Nodes and edges as the browser draws them: parallel transfers of one asset between two
     nodes become one edge listing its transactions; positions are laid out by hop, here."""
     chosen = _chosen_nodes(graph, max_nodes)
-    assets: dict[str, str] = {}
     totals: dict[str, dict[tuple[str, int], list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     grouped: dict[tuple, dict] = {}
     for u, v, key, d in graph.edges(keys=True, data=True):
@@ -105,9 +104,6 @@ def graph_elements(graph: nx.MultiDiGraph, max_nodes: int, decimals: dict[str, i
         if len(group["txs"]) < TX_PER_EDGE:
             group["txs"].append({"tx_hash": d["tx_hash"], "log_index": int(d["log_index"]), "block": int(d["block"]),
                                  "link": tx_link(d["tx_hash"])})
-        if d["asset"] not in assets:
-            assets[d["asset"]] = ASSET_COLOURS[0] if d["asset"] == "ETH" else \
-                ASSET_COLOURS[1 + len(assets) % (len(ASSET_COLOURS) - 1)]
     hops = [d.get("hop", -1) for n, d in graph.nodes(data=True) if n in chosen]
     last_hop = max(hops, default=0)
     columns: dict[int, list[tuple[str, dict]]] = defaultdict(list)
@@ -136,6 +132,10 @@ def graph_elements(graph: nx.MultiDiGraph, max_nodes: int, decimals: dict[str, i
                 "x": x0 + (i // rows) * 110, "y": (i % rows) * 60 - height // 2,
             })
         x0 += (math.ceil(len(members) / rows) - 1) * 110 + 380
+    # one colour per asset that carries value (spam is grey): ETH blue, the others by name
+    clean_assets = sorted({g["asset"] for g in grouped.values() if not g["poison"]} - {"ETH"})
+    assets = {"ETH": ASSET_COLOURS[0], **{a: ASSET_COLOURS[1 + i % (len(ASSET_COLOURS) - 1)]
+                                         for i, a in enumerate(clean_assets)}}
     edges = []
     for i, g in enumerate(grouped.values()):
         edges.append({
@@ -146,7 +146,8 @@ def graph_elements(graph: nx.MultiDiGraph, max_nodes: int, decimals: dict[str, i
         })
     return {"nodes": nodes, "edges": edges, "total_nodes": graph.number_of_nodes(),
             "total_edges": graph.number_of_edges(), "max_hop": last_hop,
-            "assets": sorted({e["asset"] for e in edges})}
+            "assets": sorted({e["asset"] for e in edges}),
+            "asset_colours": {e["asset"]: e["colour"] for e in edges if not e["poison"]}}
 
 
 def case_report(store: Store, model: str = "haircut", max_nodes: int = 1500) -> dict:

@@ -80,7 +80,7 @@ th,td{border:1px solid #dde1e7;padding:4px 6px;text-align:left;vertical-align:to
 th{background:#eef1f5}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;word-break:break-all}
 .legend{display:flex;flex-wrap:wrap;gap:10px;font-size:12px}.legend span{display:flex;gap:4px;align-items:center}
-.swatch{width:11px;height:11px;border-radius:50%;display:inline-block}
+.swatch{width:11px;height:11px;border-radius:50%;display:inline-block}.swatch.line{height:4px;border-radius:2px}
 .muted{color:#6b7280}.warn{color:#a33}
 """.strip()
 
@@ -215,6 +215,9 @@ def render_html(report: dict) -> str:
     colours = {n["category"]: n["colour"] for n in g["nodes"]}
     legend = "".join(f'<span><i class="swatch" data-colour="{escape(colours[c])}"></i>{text(c)}</span>'
                      for c in categories)
+    asset_colours = g.get("asset_colours", {})
+    edge_legend = "".join(f'<span><i class="swatch line" data-colour="{escape(asset_colours[a])}"></i>{text(a)}</span>'
+                          for a in sorted(asset_colours))
     clipped = "" if len(g["nodes"]) >= g["total_nodes"] else (
         f' <span class="warn">Showing {len(g["nodes"]):,} of {g["total_nodes"]:,} nodes: seeds and those the most '
         f'traced value reached (use <code>tracer export</code> for all).</span>')
@@ -231,7 +234,8 @@ def render_html(report: dict) -> str:
 <label><input id="f-poison" type="checkbox"> show address-poisoning spam</label>
 <span id="visible-count" class="muted"></span>{clipped}
 </div>
-<div class="legend">{legend}</div>
+<div class="legend"><b>nodes</b>{legend}</div>
+<div class="legend"><b>edges</b>{edge_legend}<span>dashed: poisoning</span></div>
 <div id="graph-wrap"><div id="cy"></div><div id="details"><p class="muted">Click a node or an edge.</p></div></div>
 </section>
 {_news_html(report["news"])}
@@ -240,7 +244,8 @@ def render_html(report: dict) -> str:
 {_params_html(report)}
 </main>"""
     data_json = _json_for_script(report_for_browser(report))
-    swatch_css = "".join(f'.swatch[data-colour="{c}"]{{background:{c}}}' for c in sorted(set(colours.values())))
+    swatch_css = "".join(f'.swatch[data-colour="{c}"]{{background:{c}}}'
+                         for c in sorted(set(colours.values()) | set(asset_colours.values())))
     # cytoscape injects its own <style> unless one with this id exists (which the CSP would block): ours is it
     style = STYLE + swatch_css + ".__________cytoscape_container{position:relative}"
     library = cytoscape_source()
