@@ -155,7 +155,8 @@ def whats_new(store: Store, run_id: int | None = None, dormant_days: int = DORMA
             [AssetAmount.of(asset, r["token"], decimals, int(r["amount"]))], f"{r['dest_chain']}:{r['dest_address']}"))
 
     # dormant funds that moved: the address's previous activity is older than dormant_days
-    for address, moves in sorted(outflows.items()):
+    first_run = store.conn.execute("SELECT min(id) FROM runs").fetchone()[0]
+    for address, moves in sorted(outflows.items() if run_id != first_run else ()):  # nothing slept before run 1
         row = store.conn.execute(
             "SELECT max(timestamp) FROM (SELECT timestamp FROM transfers WHERE from_addr=? AND first_run<?"
             " UNION ALL SELECT timestamp FROM transfers WHERE to_addr=? AND first_run<? AND flags='')",
