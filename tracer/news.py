@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
-from .labels import display_label
+from .labels import SERVICE_CATEGORIES, display_label
 from .models import format_amount
 from .store import Store
 from .tokens import lookup
 
-EXIT_CATEGORIES = ("exchange", "bridge", "mixer", "dex", "service")
+EXIT_CATEGORIES = tuple(sorted(SERVICE_CATEGORIES - {"token"}))  # services that take funds out of the trail
 DORMANT_DAYS = 30  # an address that moved nothing for this long before moving again is "dormant funds moved"
 
 
@@ -87,24 +87,21 @@ def _amounts(sums: dict[tuple[str, str, int], int]) -> list[AssetAmount]:
     return [AssetAmount.of(asset, token, dec, units) for (asset, token, dec), units in sorted(sums.items()) if units]
 
 
-def latest_runs(store: Store) -> tuple[int | None, int | None]:
-    """(newest finished run, the one before it) among runs that completed."""
-    ids = [r[0] for r in store.conn.execute("SELECT id FROM runs WHERE status='ok' ORDER BY id DESC LIMIT 2")]
-    return (ids[0] if ids else None, ids[1] if len(ids) > 1 else None)
+def whats_new(store: Store, run_id: int | None = None, dormant_days: int = DORMANT_DAYS,
+              hops: dict[str, int] | None = None) -> News:
+    """What run `run_id` (default: the newest completed run) added to the store.
 
-
-def whats_new(store: Store, run_id: int | None = None, dormant_days: int = DORMANT_DAYS) -> News:
-    """What run `run_id` (default: the newest completed run) added to the store."""
-    newest, previous = latest_runs(store)
+    A transfer counts at the hop of its sender, else of its recipient: `hops` (the run's own
+    reach, from the tracer) or else the hops stored for every reached address.
+    """
     if run_id is None:
-        run_id = newest
-    else:
-        row = store.conn.execute("SELECT max(id) FROM runs WHERE id<? AND status='ok'", (run_id,)).fetchone()
-        previous = row[0] if row else None
+        run_id = store.conn.execute("SELECT max(id) FROM runs WHERE status='ok'").fetchone()[0]
+        if run_id is None:
+            return News(None, None)
+    previous = store.conn.execute("SELECT max(id) FROM runs WHERE id<? AND status='ok'", (run_id,)).fetchone()[0]
     news = News(run_id, previous)
-    if run_id is None:
-        return news
-    hops = {r[0]: r[1] for r in store.conn.execute("SELECT address, hop FROM addresses WHERE hop IS NOT NULL")}
+    if hops is None:
+        hops = dict(store.conn.execute("SELECT address, hop FROM addresses WHERE hop IS NOT NULL"))
     followed = {r[0] for r in store.conn.execute("SELECT address FROM addresses WHERE followed=1")}
     by_hop: dict[int, HopNews] = {}
     moved_by_hop: dict[int, dict] = defaultdict(lambda: defaultdict(int))
