@@ -193,7 +193,6 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
     """
     from tracer.graph import build_graph, export
     from tracer.models import parse_eth_amount
-    from tracer.news import whats_new
     from tracer.progress import make_progress
     from tracer.seeds import trace_starts_for_case
     from tracer.store import Store
@@ -236,7 +235,6 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
     try:
         store.acquire_lock()
         result = Tracer(store, source, options, make_progress(quiet)).run(starts, params)
-        news = whats_new(store, result.run_id)
         if graphml_path:
             export(build_graph(store), "graphml", graphml_path)
     finally:
@@ -244,20 +242,20 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
         store.close()
     something_new = bool(result.new_transfers or result.new_addresses)
     if as_json:
-        click.echo(json.dumps({**result.to_json(), "news": news.to_json()}, ensure_ascii=False))
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
     else:
-        _print_trace_summary(result, news, graphml_path)
+        _print_trace_summary(result, graphml_path)
     if fail_on_new and something_new:
         raise click.exceptions.Exit(3)
 
 
-def _print_trace_summary(result, news, graphml_path) -> None:
+def _print_trace_summary(result, graphml_path) -> None:
     """Only what is new, so that a nightly cron mail is short: per hop, then exits and dormant funds."""
     from tracer.news import news_lines
 
     for h in result.hops:
         click.echo(f"hop {h.hop}: {h.addresses} addresses ({h.followed} followed)")
-    for line in news_lines(news, for_terminal):
+    for line in news_lines(result.news, for_terminal):
         click.echo(line)
     click.echo(
         f"new: {result.new_transfers} transfers, {result.new_addresses} addresses; "

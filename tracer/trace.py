@@ -33,6 +33,7 @@ from .models import COUNTERFEIT, ETH, LOOKALIKE, UNVERIFIED_TOKEN, ZERO_VALUE, T
 from .progress import NullProgress, Progress
 from .seeds import seed_index
 from .sources.base import FetchTask, Source
+from .news import News, whats_new
 from .store import FLUSH_SECONDS, FLUSH_TRANSFERS, Cursor, Store
 from .thorchain import looks_like_memo
 from .tokens import lookup
@@ -89,6 +90,7 @@ class TraceResult:
     seconds: float = 0.0
     screened: int = 0
     unchanged: int = 0
+    news: News | None = None  # what the run added, per hop, as the nightly message says it
 
     def to_json(self) -> dict:
         return {
@@ -105,6 +107,7 @@ class TraceResult:
             "unchanged_skipped": self.unchanged,
             "seconds": round(self.seconds, 3),
             "hops": [asdict(h) for h in self.hops],
+            "news": self.news.to_json() if self.news else None,
         }
 
 
@@ -157,20 +160,16 @@ class Tracer:
         run_id = self.store.start_run(params or {})
         self._run_id = run_id
         result = TraceResult(run_id=run_id, head_block=-1, seeds=list(seeds))
-        previously_reached = {
-            r[0] for r in self.store.conn.execute("SELECT address FROM addresses WHERE hop IS NOT NULL")
-        }
         try:
             result.head_block = self.source.head_block()
             self._walk(seeds, result)
-            new_by_hop = self._new_transfers_by_hop(run_id, result.nodes)
+            result.news = whats_new(self.store, run_id, hops={a: n.hop for a, n in result.nodes.items()})
+            by_hop = {h.hop: h for h in result.news.hops}
             for h in result.hops:
-                h.new_transfers = new_by_hop.get(h.hop, 0)
-                h.new_addresses = sum(
-                    1 for a, n in result.nodes.items() if n.hop == h.hop and a not in previously_reached
-                )
-            result.new_transfers = sum(new_by_hop.values())
-            result.new_addresses = sum(h.new_addresses for h in result.hops)
+                if h.hop in by_hop:
+                    h.new_transfers, h.new_addresses = by_hop[h.hop].new_transfers, by_hop[h.hop].new_addresses
+            result.new_transfers = result.news.new_transfers
+            result.new_addresses = result.news.new_addresses
             result.requests = self.source.requests
             result.rate_limited = self.source.rate_limited
             result.seconds = time.monotonic() - started
@@ -530,10 +529,3 @@ class Tracer:
         label = self._label(address)
         return bool(label and label.category in ("bridge", "mixer"))
 
-    def _new_transfers_by_hop(self, run_id: int, nodes: dict[str, NodeState]) -> dict[int, int]:
-        counts: dict[int, int] = defaultdict(int)
-        for t in self.store.new_transfers_of_run(run_id):
-            owner = nodes.get(t.from_addr) or nodes.get(t.to_addr)
-            if owner is not None:
-                counts[owner.hop] += 1
-        return dict(counts)
