@@ -50,7 +50,6 @@ def build_graph(store: Store, taint_model: str = "haircut", taint=None) -> nx.Mu
     graph = nx.MultiDiGraph()
     imported = store.imported_label_map()
     has_clean_edge: set[str] = set()  # a node whose every edge is poisoning is itself poison
-    poison_texts: dict[str, bool] = {"": False}
     columns = "id, tx_hash, log_index, block, timestamp, kind, asset, token, amount, decimals, flags, from_addr, to_addr"
     rows = conn.cursor()
     rows.row_factory = None  # plain tuples: a million named rows cost seconds
@@ -58,10 +57,7 @@ def build_graph(store: Store, taint_model: str = "haircut", taint=None) -> nx.Mu
             rows.execute(f"SELECT {columns} FROM transfers ORDER BY block, id"):
         if not ((src in followed and block >= followed[src]) or (dst in followed and block >= followed[dst])):
             continue
-        poison = poison_texts.get(flags)
-        if poison is None:
-            poison = poison_texts[flags] = bool(_flags_set(flags) & POISON_FLAGS)
-        if not poison:
+        if not _flags_set(flags) & POISON_FLAGS:
             has_clean_edge.add(src)
             has_clean_edge.add(dst)
         units = int(amount)

@@ -603,7 +603,6 @@ class Store:
         # (id, counterparty, moved value in a transfer not itself poisoning, flag text)
         history: dict[str, list[tuple[str, str, bool, str]]] = {a: [] for a in wanted}
         intrinsic = POISON_FLAGS - {LOOKALIKE}
-        clean_flags = {"": True}
         plain = c.cursor()
         plain.row_factory = None  # plain tuples: a million sqlite3.Row objects cost seconds
         for i in range(0, len(addresses), 500):
@@ -613,9 +612,7 @@ class Store:
                 for tid, frm, to, moved, flags in plain.execute(
                         f"SELECT id, from_addr, to_addr, amount!='0', flags FROM transfers WHERE {column} IN ({marks})",
                         part):
-                    clean = clean_flags.get(flags)
-                    if clean is None:
-                        clean = clean_flags[flags] = not (_flags_set(flags) & intrinsic)
+                    clean = not _flags_set(flags) & intrinsic
                     if column == "from_addr":
                         history[frm].append((tid, to, moved and clean, flags))
                     elif frm != to:
@@ -630,7 +627,7 @@ class Store:
             shapes = [(o[2:6], o[-4:]) for o in others]
             known = {(g[2:6], g[-4:]) for g in genuine}
             meet = any(sh in known for sh in shapes) or len(set(shapes)) < len(shapes)
-            if not meet and not any(flags and LOOKALIKE in _flags_set(flags) for _, _, _, flags in rows):
+            if not meet and not any(LOOKALIKE in _flags_set(flags) for _, _, _, flags in rows):
                 continue  # no two counterparties share a shape and nothing is flagged: nothing can change
             plans[address] = (genuine, sorted(others) if meet else [])
             to_check.update(plans[address][1])
