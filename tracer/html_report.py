@@ -20,10 +20,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from html import escape
 from importlib import resources
 from pathlib import Path
 
+from .case_report import address_link, tx_link
 from .errors import TracerError
 from .models import format_amount
 from .safe_text import for_terminal
@@ -290,8 +292,6 @@ def _code_link(url: str, value: str) -> str:
 
 
 def _news_html(news: dict) -> str:
-    from .case_report import address_link, tx_link
-
     if news["run_id"] is None:
         return '<section id="news"><h2>What is new</h2><p class="muted">No completed run yet.</p></section>'
     since = f"run {news['previous_run_id']}" if news["previous_run_id"] else "the start of the case"
@@ -318,8 +318,6 @@ def _news_html(news: dict) -> str:
 
 
 def _destination(d: dict) -> str:
-    from .case_report import tx_link
-
     if d["dest_address"]:
         memo = f'<div class="muted">memo <code>{text(d["memo"])}</code></div>' if d["memo"] else ""
         return (f'<div>→ {text(d["dest_chain"])}:<code>{text(d["dest_address"])}</code> ({text(d["dest_asset"])}, '
@@ -328,8 +326,6 @@ def _destination(d: dict) -> str:
 
 
 def _exits_html(exits: list[dict], limit: int = 200) -> str:
-    from .case_report import address_link
-
     rows = []
     for r in exits[:limit]:
         dests = "".join(_destination(d) for d in r["destinations"] if d["dest_address"] or d["flags"])
@@ -375,8 +371,6 @@ def _params_html(report: dict) -> str:
 
 
 def _when(epoch: float | None) -> str:
-    import time
-
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch)) if epoch else ""
 
 

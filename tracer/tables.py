@@ -16,9 +16,6 @@ from typing import TextIO
 
 from .safe_text import for_spreadsheet, for_terminal
 
-FORMATS = ("auto", "table", "tsv")
-
-
 @dataclass
 class Table:
     title: str
