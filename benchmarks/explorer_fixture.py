@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from explorer_server import FIXTURES, Chain, ExplorerServer  # noqa: E402
+from tracing import trace_subprocess  # noqa: E402
 
 SEED = "0x47666Fab8bd0Ac7003bce3f5C3585383F09486E2"
 
@@ -39,14 +39,7 @@ def main() -> None:
     limit = args.server_limit if args.server_limit is not None else args.rate
     with ExplorerServer(chain, latency=args.latency, rate_limit=limit) as server, tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
-        cmd = [sys.executable, "-c", "import cli; cli.main()", "trace", SEED, "--db", str(db),
-               "--explorer-url", server.url, "--rate", str(args.rate), "--hops", str(args.hops), "--json", "--quiet"]
-        t0 = time.monotonic()
-        run = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-        wall = time.monotonic() - t0
-        if run.returncode != 0:
-            sys.exit(f"trace failed: {run.stderr.strip()}")
-        summary = json.loads(run.stdout)
+        summary, wall = trace_subprocess(server.url, db, SEED, args.rate, args.hops)
         result = {
             "rate": args.rate, "latency_s": args.latency, "server_limit": limit, "hops": args.hops,
             "requests": summary["requests"], "server_saw": len(server.log),

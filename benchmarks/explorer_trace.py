@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -25,19 +23,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from explorer_server import ExplorerServer  # noqa: E402
 from synthetic import Params, generate, move  # noqa: E402
+from tracing import trace_subprocess  # noqa: E402
 
 
 def run(server: ExplorerServer, db: Path, seed: str, args) -> dict:
     server.log.clear()
     server.rate_limited = 0
-    cmd = [sys.executable, "-c", "import cli; cli.main()", "trace", seed, "--db", str(db), "--explorer-url", server.url,
-           "--rate", str(args.rate), "--hops", str(args.hops), "--json", "--quiet"]
-    t0 = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    wall = time.monotonic() - t0
-    if proc.returncode != 0:
-        sys.exit(f"trace failed: {proc.stderr.strip()}")
-    summary = json.loads(proc.stdout)
+    summary, wall = trace_subprocess(server.url, db, seed, args.rate, args.hops)
     actions = Counter(q.get("action") for q in server.log)
     return {
         "requests": summary["requests"], "server_saw": len(server.log), "wall_s": round(wall, 1),
