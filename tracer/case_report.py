@@ -89,8 +89,10 @@ def graph_elements(graph: nx.MultiDiGraph, max_nodes: int, decimals: dict[str, i
         poison = bool(_flags_set(d["flags"]) & POISON_FLAGS)
         if not poison and d["kind"] not in ("swap", "inferred"):
             dec = decimals.get(d["token"], 18)
-            totals[u][(d["asset"], dec)][1] += int(d["amount"])
-            totals[v][(d["asset"], dec)][0] += int(d["amount"])
+            if u in chosen:  # totals only for the nodes drawn: a big case has far more edges than them
+                totals[u][(d["asset"], dec)][1] += int(d["amount"])
+            if v in chosen:
+                totals[v][(d["asset"], dec)][0] += int(d["amount"])
         if u not in chosen or v not in chosen:
             continue
         group = grouped.setdefault((u, v, d["asset"], d["kind"], poison), {
