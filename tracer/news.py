@@ -108,8 +108,15 @@ def whats_new(store: Store, run_id: int | None = None, dormant_days: int = DORMA
     exit_moves: dict[str, dict] = defaultdict(lambda: defaultdict(int))
     exit_tx: dict[str, str] = {}
     outflows: dict[str, list] = defaultdict(list)
+    # exits reached for the first time: an exit-category address that first appeared in this run
+    categories = dict(store.conn.execute(
+        "SELECT address, category FROM addresses WHERE first_reached=? AND category IN (%s)"
+        % ",".join("?" * len(EXIT_CATEGORIES)), (run_id, *EXIT_CATEGORIES)).fetchall())
     new_transfers = store.new_transfers_of_run(run_id)
     for t in new_transfers:
+        if t.to_addr in categories and not t.is_poison:
+            exit_moves[t.to_addr][(t.asset, t.token, t.decimals)] += t.amount
+            exit_tx.setdefault(t.to_addr, t.tx_hash)
         hop = hops.get(t.from_addr, hops.get(t.to_addr))
         if hop is None:
             continue
@@ -128,14 +135,6 @@ def whats_new(store: Store, run_id: int | None = None, dormant_days: int = DORMA
         by_hop[hop].moved = _amounts(sums)
     news.hops = [by_hop[h] for h in sorted(by_hop)]
 
-    # exits reached for the first time: an exit-category address that first appeared in this run
-    categories = dict(store.conn.execute(
-        "SELECT address, category FROM addresses WHERE first_reached=? AND category IN (%s)"
-        % ",".join("?" * len(EXIT_CATEGORIES)), (run_id, *EXIT_CATEGORIES)).fetchall())
-    for t in new_transfers:
-        if t.to_addr in categories and not t.is_poison:
-            exit_moves[t.to_addr][(t.asset, t.token, t.decimals)] += t.amount
-            exit_tx.setdefault(t.to_addr, t.tx_hash)
     new_tx = {t.tx_hash for t in new_transfers}
     decoded = [r for r in store.exit_rows() if r["tx_hash"] in new_tx and r["dest_address"]]
     imported = store.imported_label_map()
