@@ -197,6 +197,15 @@ def test_report_errors_are_one_line(tmp_path, monkeypatch):
     assert missing.exit_code == 4 and missing.output.count("\n") == 1 and "no store" in missing.output
     bad_dir = run_cli("report", "--db", tmp_path / "none.db", "--out", tmp_path / "no" / "r.html")
     assert bad_dir.exit_code == 2 and "does not exist" in bad_dir.output
+    from tracer.store import Store
+
+    Store.open(tmp_path / "case.db").close()
+    before = (tmp_path / "case.db").read_bytes()
+    for bad in (["--out", tmp_path / "no" / "r.html"], ["--out", tmp_path / "r.html", "--format", "pdf"],
+                ["--out", tmp_path / "r.html", "--max-nodes", "0"]):
+        result = run_cli("report", "--db", tmp_path / "case.db", *bad)
+        assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+    assert (tmp_path / "case.db").read_bytes() == before  # the store is untouched
     monkeypatch.setattr("tracer.html_report.VENDOR_FILE", "not-installed.js")
     no_lib = run_cli("report", "--db", tmp_path / "none.db", "--out", tmp_path / "r.html")
     assert no_lib.exit_code == 1 and "scripts/install-tools.sh" in no_lib.output
