@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from tracer import __version__
 from tracer.addresses import checksum, parse_address
 from tracer.errors import InputError, TracerError
 from tracer.safe_text import for_spreadsheet, for_terminal
+from tracer.store import store_error
 
 DEFAULT_DB = "tracer.db"
 
@@ -44,6 +46,9 @@ class TracerGroup(click.Group):
                 sys.exit(rv)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
+        except click.exceptions.NoArgsIsHelpError as exc:  # bare `tracer`, `tracer labels`: the help, as help
+            click.echo(exc.ctx.get_help())
+            sys.exit(0)
         except click.UsageError as exc:
             hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
             _fail(f"{exc.format_message()}{hint}", 2)
@@ -57,6 +62,15 @@ class TracerGroup(click.Group):
             _fail("interrupted; everything stored so far is kept, rerun to continue", 130)
         except BrokenPipeError:
             sys.exit(0)
+        except sqlite3.Error as exc:  # a store failing under a read (damaged, unreadable, vanished)
+            if os.environ.get("TRACER_DEBUG"):
+                raise
+            _fail(store_error(Path("(the store)"), exc, "read it"), 4)
+        except OSError as exc:  # the disk, a file or a folder refused (full, read-only, missing)
+            if os.environ.get("TRACER_DEBUG"):
+                raise
+            where = f" {exc.filename}" if exc.filename else ""
+            _fail(f"cannot use{where}: {exc.strerror or exc}", 1)
         except Exception as exc:  # a bug: still one line, unless debugging
             if os.environ.get("TRACER_DEBUG"):
                 raise
@@ -128,6 +142,13 @@ def _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explore
                  timeout, retries):
     from tracer.sources.select import SourceSettings, make_source
 
+    # click hands an empty environment variable over as "not given" (None); an explicitly
+    # empty TRACER_*_URL is an unset variable the user meant to set, not a wish for the
+    # public default explorer: make_source rejects it like --explorer-url "".
+    if explorer_url is None and os.environ.get("TRACER_EXPLORER_URL") == "":
+        explorer_url = ""
+    if rpc_url is None and os.environ.get("TRACER_RPC_URL") == "":
+        rpc_url = ""
     settings = SourceSettings(
         mode=source_mode, rpc_url=rpc_url, explorer_url=explorer_url,
         api_key=os.environ.get("ETHERSCAN_API_KEY") or None, chain_id=chain_id, rate=rate, rpc_rate=rpc_rate,
@@ -140,8 +161,17 @@ def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries):
     """Wrap a source so that addresses on other EVM chains go to the explorer with that chainid."""
     from tracer.sources.explorer import ExplorerClient, choose_endpoint
     from tracer.sources.multichain import MultiChainSource
+    from tracer.sources.urls import validate_url
 
     api_key = os.environ.get("ETHERSCAN_API_KEY") or None
+    if explorer_url is None and os.environ.get("TRACER_EXPLORER_URL") == "":
+        explorer_url = ""  # as in _make_source: set but empty is an error, not the default
+    if explorer_url is not None:
+        try:
+            validate_url(explorer_url, "--explorer-url")
+        except InputError:
+            source.close()
+            raise
     if not (api_key or explorer_url):
         source.close()
         raise InputError("--follow-bridges needs an explorer that serves other chains by chainid: "
@@ -181,12 +211,15 @@ def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries):
 @click.option("--graphml", "graphml_path", type=click.Path(dir_okay=False), help="Also write the graph as GraphML.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with what is new.")
 @click.option("--fail-on-new", is_flag=True,
-              help="Exit with status 3 when the run found new transfers or addresses (for cron alerts).")
+              help="Exit with status 3 when anything new was found or is still unannounced (for cron alerts).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also print the per-hop counts and the summary when nothing is new (by default a run that "
+                   "found nothing prints nothing, so cron mails only news).")
 def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_tokens, db_path, source_mode, rpc_url,
           rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate, page_size, timeout, retries, reorg_margin,
           link_mixers, follow_mixer_links, mixer_window_days, follow_bridges, no_screen, graphml_path, as_json,
-          fail_on_new, quiet) -> None:
+          fail_on_new, quiet, verbose) -> None:
     """Trace ADDRESSES (or a --case) hop by hop and keep the result in the store.
 
     Rerun the same command to fetch only what is new since the last run.
@@ -234,36 +267,63 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
         raise
     try:
         store.acquire_lock()
+        store.check_integrity()
         result = Tracer(store, source, options, make_progress(quiet)).run(starts, params)
+        _warn_rejected(result.rejected)
+        something_new = result.news.anything
+        if as_json:
+            click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        elif something_new or verbose:
+            _print_trace_summary(result, verbose)
+        sys.stdout.flush()
+        # Only now has the news reached the analyst: a run killed before this line, or whose output
+        # failed, leaves it unannounced and the next run announces it (tracer/news.py).
+        store.mark_announced(result.run_id, result.news.exits_to_mark)
         if graphml_path:
-            export(build_graph(store), "graphml", graphml_path)
+            from tracer.outputs import write_atomically
+
+            graph = build_graph(store)
+            write_atomically(graphml_path, lambda tmp: export(graph, "graphml", tmp))
+            if verbose:
+                click.echo(f"graph written to {graphml_path}")
     finally:
         source.close()
         store.close()
-    something_new = bool(result.new_transfers or result.new_addresses)
-    if as_json:
-        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
-    else:
-        _print_trace_summary(result, graphml_path)
     if fail_on_new and something_new:
         raise click.exceptions.Exit(3)
 
 
-def _print_trace_summary(result, graphml_path) -> None:
-    """Only what is new, so that a nightly cron mail is short: per hop, then exits and dormant funds."""
+def _warn_rejected(rejected: list[dict]) -> None:
+    """Malformed or out-of-range records were skipped: say which (they are in the run's row too)."""
+    if not rejected:
+        return
+    click.echo(f"tracer: warning: skipped {len(rejected)} malformed or out-of-range records "
+               "(named in the run's row; the rest of the trace went on)", err=True)
+    for r in rejected[:5]:
+        click.echo("tracer: warning:   " + for_terminal(
+            f"{r.get('address', '')} {r.get('action', '')} tx {r.get('tx_hash') or '?'}: {r.get('reason', '')}"
+        )[:300], err=True)
+    if len(rejected) > 5:
+        click.echo(f"tracer: warning:   … and {len(rejected) - 5} more", err=True)
+
+
+def _print_trace_summary(result, verbose: bool) -> None:
+    """Only what is new, so that a nightly cron mail is short (and absent when nothing moved)."""
     from tracer.news import news_lines
 
-    for h in result.hops:
-        click.echo(f"hop {h.hop}: {h.addresses} addresses ({h.followed} followed)")
+    if verbose:
+        for h in result.hops:
+            click.echo(f"hop {h.hop}: {h.addresses} addresses ({h.followed} followed)")
     for line in news_lines(result.news, for_terminal):
         click.echo(line)
+    earlier = [r for r in result.news.covers_runs if r != result.run_id]
     click.echo(
         f"new: {result.new_transfers} transfers, {result.new_addresses} addresses; "
         f"followed {result.followed_addresses}; {result.requests} requests in {result.seconds:.1f} s"
         + (f" ({result.rate_limited} rate-limited, retried)" if result.rate_limited else "")
+        + (f"; includes what interrupted run{'s' if len(earlier) > 1 else ''} "
+           f"{', '.join(map(str, earlier))} stored but never announced" if earlier else "")
     )
-    if graphml_path:
-        click.echo(f"graph written to {graphml_path}")
 
 
 # ---- export -----------------------------------------------------------------------------
@@ -284,7 +344,9 @@ def export_cmd(db_path: str, fmt: str, out_path: str) -> None:
         graph = build_graph(store)
     finally:
         store.close()
-    written = export(graph, fmt, out_path)
+    from tracer.outputs import write_atomically
+
+    written = write_atomically(out_path, lambda tmp: export(graph, fmt, tmp))
     click.echo(f"{graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges -> {', '.join(map(str, written))}")
 
 
@@ -319,7 +381,9 @@ def show(address: str, db_path: str, fmt: str, as_json: bool) -> None:
         store.close()
     fmt = _table_format(fmt, as_json)
     if fmt == "json":
-        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        from tracer.safe_text import for_file_values
+
+        click.echo(json.dumps(for_file_values(summary), indent=2, ensure_ascii=False))
         return
     about = Table(checksum(addr), ["field", "value"], [
         [key, summary[key] if summary[key] is not None else ""]
@@ -363,14 +427,16 @@ def report(db_path: str, out_path: str, fmt: str, model: str, max_nodes: int) ->
         data = case_report(store, model, max_nodes)
     finally:
         store.close()
+    from tracer.outputs import write_atomically
+
     if fmt == "html":
         from tracer.html_report import write_html
 
-        write_html(data, out_path)
+        write_atomically(out_path, lambda tmp: write_html(data, tmp))
     else:
         from tracer.md_report import write_markdown
 
-        write_markdown(data, out_path)
+        write_atomically(out_path, lambda tmp: write_markdown(data, tmp))
     g = data["graph"]
     click.echo(f"report written to {out_path} ({len(g['nodes'])} of {g['total_nodes']} nodes drawn, "
                f"{len(data['exits'])} exits)" if fmt == "html" else f"report written to {out_path}")
@@ -407,7 +473,9 @@ def exits(db_path: str, model: str, min_value: str, fmt: str, as_json: bool, as_
         store.close()
     fmt = _table_format(fmt, as_json, as_csv)
     if fmt == "json":
-        click.echo(json.dumps(rows, indent=1, ensure_ascii=False))
+        from tracer.safe_text import for_file_values
+
+        click.echo(json.dumps(for_file_values(rows), indent=1, ensure_ascii=False))
         return
 
     def destinations(r: dict) -> str:
@@ -424,19 +492,31 @@ def exits(db_path: str, model: str, min_value: str, fmt: str, as_json: bool, as_
 
         w = csv_module.writer(sys.stdout)
         w.writerow(["rank", "address", "label", "category", "kind", "hop", "taint_eth", "taint_wei", "destinations"])
+        from tracer.safe_text import for_file
+
         for r in rows:
             dests = "; ".join(f"{d['dest_chain']}:{d['dest_address']}" for d in r["destinations"] if d["dest_address"])
-            w.writerow([for_spreadsheet(x) for x in (
+            w.writerow([for_spreadsheet(for_file(x) if isinstance(x, str) else x) for x in (
                 r["rank"], r["address"], r["label"], r["category"], r["kind"], r["hop"],
                 format_amount(int(r["taint_wei"]), 18), r["taint_wei"], dests)])
         return
     title = f"exits by traced value ({model} taint, ETH and ETH-pegged tokens)"
     more = f"… {len(rows) - limit} more (--limit, --format tsv, --json or --csv)" if len(rows) > limit else ""
-    if fmt == "table":  # narrow enough for an 80-column terminal: what it is, folded into one column
-        table = Table(title, ["rank", "traced_eth", "address", "what"], [
-            [r["rank"], format_amount(int(r["taint_wei"]), 18), r["address"],
-             "\n".join(filter(None, [f"{r['kind']} (hop {r['hop']})", r["label"], destinations(r)]))]
-            for r in rows[:limit]], frozenset({"rank", "traced_eth"}), note=more)
+    if fmt == "table":  # an 80-column terminal: what each exit is, one part a line, in one column
+        from tracer.tables import Lines
+
+        def what(r: dict) -> Lines:
+            parts = [r["address"], f"{r['kind']} (hop {r['hop']})", r["label"]]
+            for d in r["destinations"]:
+                if d["dest_address"]:
+                    parts += [f"-> {d['dest_chain']}:{d['dest_address']} ({d['dest_asset']})", f"tx {d['tx_hash']}"]
+                elif d["flags"]:
+                    parts.append(f"undecoded ({d['flags']}): memo {d['memo']!r}")
+            return Lines(parts)
+
+        table = Table(title, ["rank", "traced_eth", "exit"], [
+            [r["rank"], format_amount(int(r["taint_wei"]), 18), what(r)] for r in rows[:limit]],
+            frozenset({"rank", "traced_eth"}), note=more)
     else:
         table = Table(title, ["rank", "traced_eth", "kind", "address", "label", "hop", "destinations"], [
             [r["rank"], format_amount(int(r["taint_wei"]), 18), r["kind"], r["address"], r["label"], r["hop"],
@@ -460,7 +540,7 @@ def mixer_links(db_path, source_mode, rpc_url, rpc_rate, chunk_size, batch_size,
     from tracer.linking import link_mixers
     from tracer.store import Store
 
-    store = Store.open(db_path, create=False)
+    store = Store.open(db_path, create=False, write=True)
     source = None
     try:
         store.acquire_lock()
@@ -501,10 +581,11 @@ def labels_import(path: Path, db_path: str) -> None:
     from tracer.label_import import read_labels
     from tracer.store import Store
 
+    labels_read = list(read_labels(path))  # every file read and checked before the store is touched
     store = Store.open(db_path)
     try:
         store.acquire_lock()
-        read, new = store.import_labels(read_labels(path))
+        read, new = store.import_labels(labels_read)
     finally:
         store.close()
     click.echo(f"{read} labels read, {new} stored or updated in {db_path}")
@@ -525,8 +606,14 @@ def redact(message: str) -> str:
     return re.sub(r"(https?://[^/\s?#]+)[/?#]\S*", r"\1/…", message)
 
 
+MAX_ERROR_CHARS = 400  # an error quoting a 100 KB argument must still be one readable line
+
+
 def _fail(message: str, code: int) -> None:
     one_line = " ".join(for_terminal(redact(str(message))).split())
+    if len(one_line) > MAX_ERROR_CHARS:
+        cut = len(one_line) - MAX_ERROR_CHARS
+        one_line = f"{one_line[:MAX_ERROR_CHARS - 100]} …[{cut} characters cut]… {one_line[-100:]}"
     click.echo(f"tracer: error: {one_line}", err=True)
     sys.exit(code)
 

@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from explorer_server import FIXTURES, Chain, ExplorerServer  # noqa: E402
+from explorer_server import Chain, ExplorerServer  # noqa: E402
 
 EXPLOITER = "0x47666fab8bd0ac7003bce3f5c3585383f09486e2"
 HOP1_CONSOLIDATION = "0xa4b2fd68593b6f34e51cb9edb66e71c1b4ab449e"
@@ -19,17 +19,10 @@ DEX_VENUES = (
     "0x04708077eca6bb527a5bbbd6358ffb043a9c1c14",
 )
 
-needs_fixtures = pytest.mark.skipif(
-    not (FIXTURES / "etherscan" / "txlist.jsonl").exists(),
-    reason=f"shared fixtures not found at {FIXTURES} (they live beside the clone as ../shared)",
-)
-
 
 @pytest.fixture
 def fixture_chain() -> Chain:
-    if not (FIXTURES / "etherscan" / "txlist.jsonl").exists():
-        pytest.skip(f"shared fixtures not found at {FIXTURES}")
-    return Chain.from_fixtures()
+    return Chain.from_fixtures()  # tests/data/bybit-hops, part of the repository
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "bybit-hops"
+FIXTURES = Path(__file__).resolve().parent / "data" / "bybit-hops"  # real Bybit records: see its README.md
 
 
 @dataclass
@@ -31,6 +31,9 @@ class Chain:
     timestamps: dict[int, int] = field(default_factory=dict)  # block -> unix time
     head: int = 0
     visible_to: int | None = None  # serve only blocks <= this (a chain "cut" at an earlier block)
+    # (action, address) -> raw rows a hostile or broken explorer adds to every answer about that address,
+    # whatever blocks were asked for: rows that are not objects, bad fields, far-future blocks, strangers'
+    injected: dict[tuple[str, str], list] = field(default_factory=dict)
     _index: dict = field(default_factory=dict, repr=False)  # action -> (rows by address, rows indexed)
 
     @classmethod
@@ -53,6 +56,7 @@ class Chain:
         rows = self._rows_of(action, address)
         out = [r for r in rows if start <= int(r["blockNumber"]) <= top]
         out.sort(key=lambda r: int(r["blockNumber"]))  # stable: file order within a block
+        out.extend(self.injected.get((action, address), ()))
         return out
 
     def balance(self, address: str) -> int:

@@ -188,7 +188,10 @@ def test_fail_on_new_exits_3_only_when_something_is_new(explorer, db_path):
     first = run_cli(*args)
     assert first.exit_code == 3 and "new:" in first.stdout  # everything is new the first time
     again = run_cli(*args)
-    assert again.exit_code == 0 and "new: 0 transfers, 0 addresses" in again.stdout
+    assert again.exit_code == 0 and again.stdout == "" and again.stderr == ""  # cron mails nothing
+    verbose = run_cli(*args, "--verbose")
+    assert verbose.exit_code == 0 and "new: 0 transfers, 0 addresses" in verbose.stdout
+    assert "hop 0: 1 addresses (1 followed)" in verbose.stdout
     assert run_cli(*args, "--json").exit_code == 0
 
 

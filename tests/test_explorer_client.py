@@ -47,6 +47,21 @@ def test_a_block_fuller_than_a_page_is_walked_by_page_number(explorer):
     assert len(got) == len(rows)
 
 
+def test_hostile_rows_are_skipped_and_listed_while_paging(explorer):
+    """Issue 11: bad rows in an answer cost only themselves, whatever page they land on."""
+    clean = client(explorer, page_size=7).fetch_range("tokentx", EXPLOITER, 0, 99_999_999)
+    row = dict(explorer.chain.records["tokentx"][0])
+    explorer.chain.injected[("tokentx", EXPLOITER)] = [
+        "oops", {**row, "blockNumber": "x"}, {**row, "blockNumber": "999999999999"}, {**row, "value": "-1"},
+    ]
+    c = client(explorer, page_size=7)
+    got = c.fetch_range("tokentx", EXPLOITER, 0, 99_999_999)
+    assert [t.key for t in got] == [t.key for t in clean]
+    assert sorted(r.reason.split(":")[0] for r in c.rejected) == [
+        "block 999999999999 is outside the blocks asked for (0..99999999)", "blockNumber is not a decimal integer",
+        "not a JSON object (a string)", "value is negative"]
+
+
 def test_no_transactions_found_is_an_empty_result(explorer):
     assert client(explorer).fetch_range("txlistinternal", EXPLOITER, 0, 99_999_999) == []
 

@@ -20,12 +20,14 @@ record = st.dictionaries(st.sampled_from(FIELDS), junk, max_size=len(FIELDS))
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(["txlist", "txlistinternal", "tokentx"]), st.lists(st.one_of(record, junk), max_size=4))
 def test_explorer_records(action, rows):
-    try:
-        transfers = parse_rows(action, rows)
-    except MalformedResponseError:
-        return
+    """A hostile row is skipped and listed, never raised: the rest of the answer is kept (issue 11, C7)."""
+    rejected = []
+    transfers = parse_rows(action, rows, rejected=rejected)
+    assert len(transfers) + len(rejected) <= len(rows)
     for t in transfers:
-        assert isinstance(t.amount, int) and t.amount >= 0 and len(t.tx_hash) == 66
+        assert isinstance(t.amount, int) and 0 <= t.amount < 2**256 and len(t.tx_hash) == 66
+    for r in rejected:
+        assert r.action == action and r.reason.isprintable() and len(r.reason) <= 120
 
 
 @settings(max_examples=500, deadline=None)

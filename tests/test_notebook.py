@@ -7,14 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import needs_fixtures
 from explorer_server import Chain, ExplorerServer
 from helpers import run_cli, trace
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "bybit_trace.ipynb"
 
 
-@needs_fixtures
 def test_the_notebook_executes_on_a_traced_store(tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat", reason="nbformat is a test extra (pip install -e '.[test]')")
     nbclient = pytest.importorskip("nbclient", reason="nbclient is a test extra (pip install -e '.[test]')")

@@ -2,9 +2,8 @@ import copy
 
 import pytest
 
-from tracer.errors import MalformedResponseError
 from tracer.models import ERC20, ZERO_VALUE
-from tracer.records import parse_rows
+from tracer.records import RejectedRecord, parse_rows
 
 TX = "0x4159e391f8c980d5bcecce9f06de4d9850a396ad1874dd03fa4d4816c811b8d4"
 A = "0x47666fab8bd0ac7003bce3f5c3585383f09486e2"
@@ -62,15 +61,29 @@ def test_amounts_are_exact_integers():
     assert t.amount == int(big) and isinstance(t.amount, int)
 
 
-@pytest.mark.parametrize("field,value", [("hash", "0x12"), ("from", "not-an-address"), ("value", "1.5"),
-                                         ("value", "-3"), ("blockNumber", "abc"), ("value", None)])
-def test_malformed_rows_reject_the_response(field, value):
+@pytest.mark.parametrize("field,value,reason", [
+    ("hash", "0x12", "hash is not a transaction hash"),
+    ("from", "not-an-address", "from is not an address"),
+    ("value", "1.5", "value is not a decimal integer"),
+    ("value", "-3", "value is negative"),
+    ("blockNumber", "abc", "blockNumber is not a decimal integer"),
+    ("value", None, "missing value"),
+])
+def test_a_malformed_row_is_skipped_and_rejected_the_rest_kept(field, value, reason):
     bad = copy.deepcopy(row(B, "5"))
     bad[field] = value
-    with pytest.raises(MalformedResponseError):
-        parse_rows("tokentx", [bad])
+    rejected: list[RejectedRecord] = []
+    transfers = parse_rows("tokentx", [row(B, "5"), bad, row(C, "7")], A, 0, 99_999_999, rejected=rejected)
+    assert [(t.to_addr, t.amount) for t in transfers] == [(B, 5), (C, 7)]
+    (r,) = rejected
+    assert r.address == A and r.action == "tokentx" and reason in r.reason
+    assert r.tx_hash == ("" if field == "hash" else TX)
+    assert r.block == (None if field == "blockNumber" else 21895400)
 
 
-def test_a_non_record_in_the_result_rejects_the_response():
-    with pytest.raises(MalformedResponseError):
-        parse_rows("txlist", ["oops"])
+def test_a_non_record_in_the_result_is_rejected_alone():
+    native = {"blockNumber": "1", "timeStamp": "1", "hash": TX, "from": A, "to": B, "value": "10", "isError": "0"}
+    rejected: list[RejectedRecord] = []
+    (t,) = parse_rows("txlist", ["oops", native], A, 0, 10, rejected=rejected)
+    assert t.amount == 10
+    assert rejected == [RejectedRecord(A, "txlist", "", None, "not a JSON object (a string)")]

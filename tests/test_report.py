@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXPLOITER, HOP1_CONSOLIDATION, needs_fixtures
-from explorer_server import FIXTURES, Chain, ExplorerServer
+from conftest import EXPLOITER, HOP1_CONSOLIDATION
+from explorer_server import Chain, ExplorerServer
 from helpers import run_cli, trace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,8 +44,6 @@ def _hostile_chain() -> Chain:
 @pytest.fixture(scope="module")
 def case(tmp_path_factory):
     """A store traced twice (last night, then tonight), its HTML and Markdown reports."""
-    if not (FIXTURES / "etherscan" / "txlist.jsonl").exists():
-        pytest.skip(f"shared fixtures not found at {FIXTURES} (they live beside the clone as ../shared)")
     tmp = tmp_path_factory.mktemp("report")
     db = tmp / "bybit.db"
     chain = _hostile_chain()
@@ -110,7 +108,6 @@ def _visible(page) -> int:
     return int(page.get_attribute("#visible-count", "data-visible"))
 
 
-@needs_fixtures
 def test_the_graph_renders_filters_and_shows_details_on_click(case, browser):
     expected, total = _expected_visible(case["db"])
     page, seen = _open(browser, case["html"])
@@ -152,7 +149,6 @@ def test_the_graph_renders_filters_and_shows_details_on_click(case, browser):
     page.close()
 
 
-@needs_fixtures
 def test_hostile_strings_render_as_text_and_nothing_is_fetched(case, browser):
     html = case["html"].read_text(encoding="utf-8")
     csp = html_module.unescape(re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1))
@@ -180,7 +176,6 @@ def test_hostile_strings_render_as_text_and_nothing_is_fetched(case, browser):
     page.close()
 
 
-@needs_fixtures
 def test_markdown_has_the_same_summary_and_escapes_untrusted_text(case):
     text = case["md"].read_text(encoding="utf-8")
     for heading in ("## What is new", "## Exits, ranked by traced value", "## Seeds and their sources",

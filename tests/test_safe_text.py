@@ -19,3 +19,18 @@ def test_spreadsheet_formulas_are_neutralised():
     for cell in ("=HYPERLINK(\"http://x\")", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx"):
         assert for_spreadsheet(cell) == "'" + cell
     assert for_spreadsheet("0xabc") == "0xabc" and for_spreadsheet(5) == 5
+
+
+def test_files_get_every_invisible_character_as_visible_text():
+    from tracer.safe_text import for_file, for_file_values
+
+    bidi = "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    written = for_file("US" + bidi + "DT\r\n\t\x00\x1b[2J\x85\u2028\u2029\ufeff\u200b\ud800\ufffe")
+    assert written.isprintable() and written.isascii()
+    assert written.startswith("US\\u200e\\u200f\\u061c\\u202a") and "\\x1b[2J" in written  # kept, not stripped
+    assert for_file(written) == written  # idempotent
+    for plain in ("stЕTH", "Velora (ParaSwap) router", "Binance 14", "0xabc", "", "ЕТН 以太坊 🦊"):
+        assert for_file(plain) == plain  # printable text (mixed scripts too) is never touched in a file
+    assert for_file_values({"a": ["x\u202e", 1, None], "b\n": {"c": "\r"}}) == {
+        "a": ["x\\u202e", 1, None], "b\\x0a": {"c": "\\x0d"}}
+    assert for_terminal("\U000e0041") == "\\U000e0041"  # a tag character: a full-width escape, not "\\ue0041"

@@ -61,12 +61,13 @@ def test_poisoning_edges_are_kept_and_flagged(traced):
 
 def test_dex_contracts_are_endpoints(traced):
     _, graph, server = traced
-    queried_history = {q["address"] for q in server.log if q.get("module") == "account"}
+    queried = {q.get("address") for q in server.log}  # histories and eth_getCode alike
     for venue in DEX_VENUES:
         node = graph.nodes[venue]
         assert node["category"] == "dex"
-        assert "code-unchecked" in node["flags"]  # a labelled service costs no request at all
-        assert node["followed"] is False and venue not in queried_history
+        # a labelled service costs no request at all, and the curated label knows it holds code
+        assert node["is_contract"] is True and "code-unchecked" not in node["flags"]
+        assert node["followed"] is False and venue not in queried
 
 
 def test_graphml_schema(traced):

@@ -48,3 +48,9 @@ class QuotaError(SourceError):
 
 class MalformedResponseError(SourceError):
     """The source answered something that is not the API's shape."""
+
+
+class OutputError(TracerError):
+    """An output file (GraphML, export, report) could not be written; the previous one is intact."""
+
+    exit_code = 7

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import networkx as nx
 
-from .labels import annotation_flags, best_label, display_label
+from .labels import annotation_flags, best_label, display_label, known_code, service_category
 from .models import POISON_FLAGS, to_float
-from .safe_text import for_spreadsheet
+from .safe_text import for_file, for_spreadsheet
 from .store import Store, _flags_set
 from .tokens import lookup
 
@@ -46,9 +46,11 @@ def build_graph(store: Store, taint_model: str = "haircut", taint=None) -> nx.Mu
     taint = taint or compute(store, taint_model)
     conn = store.conn
     addresses = {r["address"]: r for r in conn.execute("SELECT * FROM addresses")}
-    followed = {a: (r["reach_block"] or 0) for a, r in addresses.items() if r["followed"]}
-    graph = nx.MultiDiGraph()
     imported = store.imported_label_map()
+    # what the current labels call a service is an endpoint, even if a trace followed it before the label came
+    followed = {a: (r["reach_block"] or 0) for a, r in addresses.items()
+                if r["followed"] and (r["hop"] == 0 or not service_category(a, imported.get(a)))}
+    graph = nx.MultiDiGraph()
     has_clean_edge: set[str] = set()  # a node whose every edge is poisoning is itself poison
     columns = "id, tx_hash, log_index, block, timestamp, kind, asset, token, amount, decimals, flags, from_addr, to_addr"
     rows = conn.cursor()
@@ -82,7 +84,8 @@ def build_graph(store: Store, taint_model: str = "haircut", taint=None) -> nx.Mu
     for node in graph.nodes:
         attrs = graph.nodes[node]
         if "category" not in attrs:  # addresses (here or "<chain>:0x…" elsewhere); destinations come labelled
-            attrs.update(_node_attributes(node, addresses.get(node), graph, imported.get(node), has_clean_edge))
+            attrs.update(_node_attributes(node, addresses.get(node), graph, imported.get(node), has_clean_edge,
+                                          node in followed))
             if node in venues and attrs["category"] in ("eoa", "unknown", "poison"):
                 attrs["category"] = "bridge"  # a THORChain vault, known from the memos sent to it
                 if not attrs["label"]:
@@ -155,12 +158,15 @@ def _add_swaps(graph: nx.MultiDiGraph, taint) -> None:
         )
 
 
-def _node_attributes(address: str, row, graph: nx.MultiDiGraph, imported, has_clean_edge: set[str]) -> dict:
+def _node_attributes(address: str, row, graph: nx.MultiDiGraph, imported, has_clean_edge: set[str],
+                     followed: bool) -> dict:
     label, label_source = display_label(address, imported)
     curated = best_label(address, imported)
     hop = row["hop"] if row is not None and row["hop"] is not None else -1
-    code_kind = row["code_kind"] if row is not None else None
+    code_kind = (row["code_kind"] if row is not None else None) or known_code(address)
     category = row["category"] if row is not None and row["category"] and hop >= 0 else None
+    if category != "seed":
+        category = service_category(address, imported) or category  # the labels of now, not of the trace
     if category is None:
         if address not in has_clean_edge and graph.degree(address):
             category = "poison"
@@ -183,13 +189,47 @@ def _node_attributes(address: str, row, graph: nx.MultiDiGraph, imported, has_cl
         "category": category,
         "hop": int(hop),
         "is_contract": code_kind in ("contract", "wallet-contract"),
-        "followed": bool(row["followed"]) if row is not None else False,
+        "followed": followed,
         "flags": ",".join(flags),
     }
 
 
+def _file_text(value):
+    """safe_text.for_file on text (only where needed: plain printable text is most of a graph)."""
+    return for_file(value) if type(value) is str and not value.isprintable() else value
+
+
+def _file_attrs(data: dict) -> dict:
+    if all(type(v) is not str or v.isprintable() for v in data.values()):
+        return data
+    return {name: _file_text(value) for name, value in data.items()}
+
+
+class _ForFiles:
+    """The graph as a streaming writer reads it (nodes(data=True), edges(keys=True, data=True)), with
+    every text value and id through safe_text.for_file; nothing copied for a node or edge of plain text."""
+
+    def __init__(self, graph: nx.MultiDiGraph):
+        self._graph = graph
+
+    def nodes(self, data: bool = False):
+        for n, d in self._graph.nodes(data=True):
+            yield (_file_text(n), _file_attrs(d)) if data else _file_text(n)
+
+    def edges(self, keys: bool = False, data: bool = False):
+        for u, v, k, d in self._graph.edges(keys=True, data=True):
+            head = (_file_text(u), _file_text(v), *((_file_text(k),) if keys else ()))
+            yield (*head, _file_attrs(d)) if data else head
+
+
 def export(graph: nx.MultiDiGraph, fmt: str, out: str | Path) -> list[Path]:
-    """Write the graph; returns the files written."""
+    """Write the graph; returns the files written.
+
+    Untrusted text (labels, token symbols, memos, destinations) is written in every format as
+    safe_text.for_file gives it: control, bidi, zero-width and line-separator characters as visible
+    \\xNN / \\uXXXX text, so no viewer shows one symbol for another, a line break never enters a
+    value, and the XML formats stay valid whatever a token calls itself. CSV cells are also
+    neutralised for spreadsheets (for_spreadsheet)."""
     out = Path(out)
     # Every edge carries every attribute ("" where it does not apply; confidence 1.0 for facts):
     # some readers take a missing value as an error, and typed keys need one type per name.
@@ -197,19 +237,20 @@ def export(graph: nx.MultiDiGraph, fmt: str, out: str | Path) -> list[Path]:
     if fmt == "graphml":
         from .graphml import write_graphml
 
-        write_graphml(graph, out, defaults)  # streams; networkx reads it back identically (benchmarks/scale.py)
+        write_graphml(graph, out, defaults)  # streams, applying for_file itself; networkx reads it back identically
         return [out]
     if fmt == "gexf":
         from .gexf import write_gexf
 
-        write_gexf(graph, out, defaults)
+        write_gexf(_ForFiles(graph), out, defaults)
         return [out]
     if fmt == "json":
         doc = {
             "directed": True,
             "multigraph": True,
-            "nodes": [{"id": n, **d} for n, d in graph.nodes(data=True)],
-            "edges": [{"key": k, "source": u, "target": v, **d} for u, v, k, d in graph.edges(keys=True, data=True)],
+            "nodes": [{"id": _file_text(n), **_file_attrs(d)} for n, d in graph.nodes(data=True)],
+            "edges": [{"key": _file_text(k), "source": _file_text(u), "target": _file_text(v), **_file_attrs(d)}
+                      for u, v, k, d in graph.edges(keys=True, data=True)],
         }
         out.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
         return [out]
@@ -221,11 +262,11 @@ def export(graph: nx.MultiDiGraph, fmt: str, out: str | Path) -> list[Path]:
             w.writerow(("key", "source", "target", *EDGE_FIELDS, *extra))
             for u, v, k, d in graph.edges(keys=True, data=True):
                 row = (k, u, v, *(d[f] for f in EDGE_FIELDS), *(d.get(f, defaults[f]) for f in extra))
-                w.writerow([for_spreadsheet(x) for x in row])
+                w.writerow([for_spreadsheet(_file_text(x)) for x in row])
         with open(nodes_path, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
             w.writerow(("id", *NODE_FIELDS))
             for n, d in graph.nodes(data=True):
-                w.writerow([for_spreadsheet(x) for x in (n, *(d.get(f, "") for f in NODE_FIELDS))])
+                w.writerow([for_spreadsheet(_file_text(x)) for x in (n, *(d.get(f, "") for f in NODE_FIELDS))])
         return [out, nodes_path]
     raise ValueError(f"unknown format {fmt}")

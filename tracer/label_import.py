@@ -1,6 +1,6 @@
 """Importing public label datasets into the store, each label keeping the file it came from.
 
-Formats read (as published; see ../shared/labels/README.md):
+Formats read (as published; tests/data/labels/ holds a sample of each):
 - etherscan-labels combined JSON: {address: {"name": str, "labels": [str]}};
 - etherscan-labels per-label files: accounts/<label>.json ({address: name}) and .csv (Address, Name Tag);
 - eth-labels: <label>.accounts.json ([{"address", "nameTag"}]);
@@ -77,7 +77,12 @@ def read_labels(path: Path) -> Iterator[ImportedLabel]:
         recognised += 1
         yield from reader(f)
     if not recognised:
-        raise InputError(f"no label file of a known format in {path}")
+        raise InputError(f"no label file of a known format in {path}; files are recognised by name: {KNOWN_NAMES}")
+
+
+KNOWN_NAMES = ("sanctioned_addresses_<ASSET>.json or .txt (OFAC), <label>.accounts.json (eth-labels), "
+               "combined*.json (etherscan-labels), accounts/<label>.json (etherscan-labels), *.csv "
+               "(etherscan-labels per-label CSV, Forta labelled datasets)")
 
 
 def _reader_for(f: Path):

@@ -23,6 +23,7 @@ class Label:
     label: str
     category: str
     source: str
+    code: str | None = None  # "contract" or "eoa" where the curator knows; None for imported labels
 
 
 @lru_cache(maxsize=1)
@@ -31,14 +32,22 @@ def curated_labels() -> dict[str, Label]:
     out: dict[str, Label] = {}
     for entry in raw["labels"]:
         addr = entry["address"].lower()
-        out[addr] = Label(addr, entry["label"], entry["category"], entry["source"])
+        out[addr] = Label(addr, entry["label"], entry["category"], entry["source"], entry.get("code"))
     for token in REGISTRY.values():
-        out.setdefault(token.address, Label(token.address, f"{token.name} ({token.symbol})", "token", token.source))
+        out.setdefault(token.address, Label(token.address, f"{token.name} ({token.symbol})", "token", token.source,
+                                            "contract"))
     return out
 
 
 def label_for(address: str) -> Label | None:
     return curated_labels().get(address.lower())
+
+
+def known_code(address: str) -> str | None:
+    """Whether a curated address holds code ("contract": routers, pools, bridges, mixers, tokens) or not
+    ("eoa": a hot wallet), so that exports and the tracer need no eth_getCode for it."""
+    label = label_for(address)
+    return label.code if label else None
 
 
 def best_label(address: str, imported: list[tuple[str, str, str]] | None) -> Label | None:
@@ -49,6 +58,17 @@ def best_label(address: str, imported: list[tuple[str, str, str]] | None) -> Lab
     ranked = sorted(imported, key=lambda lab: (lab[1] not in SERVICE_CATEGORIES, lab[2]))
     label, category, source = ranked[0]
     return Label(address, label, category, source)
+
+
+def service_category(address: str, imported: list[tuple[str, str, str]] | None) -> str | None:
+    """The service (exchange, bridge, mixer, ...) the current labels say this is, if any.
+
+    Read wherever a decision is made (follow it? an exit?), never frozen at trace time: a
+    label imported after an address was traced must change the answer exactly as if it had
+    been there first.
+    """
+    label = best_label(address, imported)
+    return label.category if label and label.category in SERVICE_CATEGORIES else None
 
 
 def display_label(address: str, imported: list[tuple[str, str, str]] | None) -> tuple[str, str]:

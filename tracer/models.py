@@ -97,8 +97,10 @@ def parse_eth_amount(text: str) -> int:
         value = Decimal(text)
     except InvalidOperation:
         raise ValueError(f"not a number: {text!r}") from None
-    if value < 0 or not value.is_finite():
+    if not value.is_finite() or value < 0:
         raise ValueError(f"must be a non-negative amount: {text!r}")
+    if value.adjusted() > 40:  # more ether than exists by far; and a 400,000-digit integer is not an amount
+        raise ValueError(f"too large: {text[:40]!r}")
     wei = value * (10**18)
     if wei != wei.to_integral_value():
         raise ValueError(f"more precise than 1 wei: {text!r}")

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
-from .labels import SERVICE_CATEGORIES, display_label
-from .models import format_amount
+from .labels import SERVICE_CATEGORIES, display_label, service_category
+from .models import POISON_FLAGS, UNVERIFIED_TOKEN, format_amount
 from .store import Store
 from .tokens import lookup
 
@@ -40,6 +40,7 @@ class HopNews:
     new_transfers: int = 0
     new_addresses: int = 0
     poison_transfers: int = 0  # new poisoning spam, counted but never summed into amounts
+    unverified_followed: int = 0  # with --follow-unverified-tokens: followed, but never summed (symbols lie)
     moved: list[AssetAmount] = field(default_factory=list)
 
 
@@ -67,9 +68,11 @@ class DormantMove:
 class News:
     run_id: int | None
     previous_run_id: int | None
+    covers_runs: list[int] = field(default_factory=list)  # this run and earlier ones never announced
     hops: list[HopNews] = field(default_factory=list)
     new_exits: list[ExitNews] = field(default_factory=list)
     dormant_moved: list[DormantMove] = field(default_factory=list)
+    exits_to_mark: dict[str, str] = field(default_factory=dict)  # address -> category, once announced
 
     @property
     def new_transfers(self) -> int:
@@ -79,8 +82,14 @@ class News:
     def new_addresses(self) -> int:
         return sum(h.new_addresses for h in self.hops)
 
+    @property
+    def anything(self) -> bool:
+        return bool(self.new_transfers or self.new_addresses or self.new_exits or self.dormant_moved)
+
     def to_json(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        del out["exits_to_mark"]
+        return out
 
 
 def _amounts(sums: dict[tuple[str, str, int], int]) -> list[AssetAmount]:
@@ -88,59 +97,55 @@ def _amounts(sums: dict[tuple[str, str, int], int]) -> list[AssetAmount]:
 
 
 def whats_new(store: Store, run_id: int | None = None, dormant_days: int = DORMANT_DAYS,
-              hops: dict[str, int] | None = None) -> News:
-    """What run `run_id` (default: the newest completed run) added to the store.
+              hops: dict[str, int] | None = None, follow_unverified: bool = False) -> News:
+    """What run `run_id` (default: the newest completed run) has to announce.
 
-    A transfer counts at the hop of its sender, else of its recipient: `hops` (the run's own
-    reach, from the tracer) or else the hops stored for every reached address.
+    News is durable: it covers every earlier run whose news never reached the analyst (a run
+    killed, failed, or whose output was lost), so nothing stored is ever left unannounced; the
+    CLI marks it announced once printed (Store.mark_announced). A transfer counts at the hop of
+    its sender, else of its recipient: `hops` (the run's own reach) over the stored hops.
     """
     if run_id is None:
         run_id = store.conn.execute("SELECT max(id) FROM runs WHERE status='ok'").fetchone()[0]
         if run_id is None:
             return News(None, None)
-    previous = store.conn.execute("SELECT max(id) FROM runs WHERE id<? AND status='ok'", (run_id,)).fetchone()[0]
-    news = News(run_id, previous)
-    if hops is None:
-        hops = dict(store.conn.execute("SELECT address, hop FROM addresses WHERE hop IS NOT NULL"))
+    batch = store.unannounced_runs(run_id) or [run_id]
+    previous = store.conn.execute("SELECT max(id) FROM runs WHERE id<? AND status='ok'", (batch[0],)).fetchone()[0]
+    news = News(run_id, previous, batch)
+    stored_hops = dict(store.conn.execute("SELECT address, hop FROM addresses WHERE hop IS NOT NULL"))
+    hops = {**stored_hops, **(hops or {})}
     followed = {r[0] for r in store.conn.execute("SELECT address FROM addresses WHERE followed=1")}
     by_hop: dict[int, HopNews] = {}
     moved_by_hop: dict[int, dict] = defaultdict(lambda: defaultdict(int))
-    exit_moves: dict[str, dict] = defaultdict(lambda: defaultdict(int))
-    exit_tx: dict[str, str] = {}
     outflows: dict[str, list] = defaultdict(list)
-    # exits reached for the first time: an exit-category address that first appeared in this run
-    categories = dict(store.conn.execute(
-        "SELECT address, category FROM addresses WHERE first_reached=? AND category IN (%s)"
-        % ",".join("?" * len(EXIT_CATEGORIES)), (run_id, *EXIT_CATEGORIES)).fetchall())
-    new_transfers = store.new_transfers_of_run(run_id)
+    new_transfers = store.new_transfers_of_runs(batch)
     for t in new_transfers:
-        if t.to_addr in categories and not t.is_poison:
-            exit_moves[t.to_addr][(t.asset, t.token, t.decimals)] += t.amount
-            exit_tx.setdefault(t.to_addr, t.tx_hash)
         hop = hops.get(t.from_addr, hops.get(t.to_addr))
         if hop is None:
             continue
         news_hop = by_hop.setdefault(hop, HopNews(hop))
         news_hop.new_transfers += 1
         if t.is_poison:
-            news_hop.poison_transfers += 1
+            if follow_unverified and t.flags & POISON_FLAGS == {UNVERIFIED_TOKEN}:
+                news_hop.unverified_followed += 1
+            else:
+                news_hop.poison_transfers += 1
             continue
         moved_by_hop[hop][(t.asset, t.token, t.decimals)] += t.amount
         if t.from_addr in followed:
             outflows[t.from_addr].append(t)
+    marks = ",".join("?" * len(batch))
     for address, hop in store.conn.execute(
-            "SELECT address, hop FROM addresses WHERE first_reached=? AND hop IS NOT NULL", (run_id,)):
+            f"SELECT address, hop FROM addresses WHERE first_reached IN ({marks}) AND hop IS NOT NULL", batch):
         by_hop.setdefault(hop, HopNews(hop)).new_addresses += 1
     for hop, sums in moved_by_hop.items():
         by_hop[hop].moved = _amounts(sums)
     news.hops = [by_hop[h] for h in sorted(by_hop)]
 
+    imported = store.imported_label_map()
+    _new_exits(store, news, imported)
     new_tx = {t.tx_hash for t in new_transfers}
     decoded = [r for r in store.exit_rows() if r["tx_hash"] in new_tx and r["dest_address"]]
-    imported = store.imported_label_map()
-    for address, sums in sorted(exit_moves.items()):
-        label, source = display_label(address, imported.get(address))
-        news.new_exits.append(ExitNews(address, label, source, categories[address], exit_tx[address], _amounts(sums)))
     for r in decoded:
         label, source = display_label(r["venue"], imported.get(r["venue"]))
         token = lookup(r["token"]) if r["token"] != "ETH" else None
@@ -152,11 +157,11 @@ def whats_new(store: Store, run_id: int | None = None, dormant_days: int = DORMA
 
     # dormant funds that moved: the address's previous activity is older than dormant_days
     first_run = store.conn.execute("SELECT min(id) FROM runs").fetchone()[0]
-    for address, moves in sorted(outflows.items() if run_id != first_run else ()):  # nothing slept before run 1
+    for address, moves in sorted(outflows.items() if batch[0] != first_run else ()):  # nothing slept before run 1
         row = store.conn.execute(
             "SELECT max(timestamp) FROM (SELECT timestamp FROM transfers WHERE from_addr=? AND first_run<?"
             " UNION ALL SELECT timestamp FROM transfers WHERE to_addr=? AND first_run<? AND flags='')",
-            (address, run_id, address, run_id)).fetchone()
+            (address, batch[0], address, batch[0])).fetchone()
         if row[0] is None:
             continue
         first = min(moves, key=lambda t: (t.block, t.key))
@@ -171,6 +176,33 @@ def whats_new(store: Store, run_id: int | None = None, dormant_days: int = DORMA
     return news
 
 
+def _new_exits(store: Store, news: News, imported: dict) -> None:
+    """Exits never announced before: reached addresses that the stored decision or the current labels
+    (whichever came last: a label imported after the trace counts) call an exchange, bridge, mixer,
+    DEX or service, and that received value from a followed address."""
+    announced = store.announced_exit_addresses()
+    rows = store.conn.execute("SELECT address, category, followed, reach_block, hop FROM addresses"
+                              " WHERE hop IS NOT NULL").fetchall()
+    trail = {r[0]: (r[3] or 0) for r in rows if r[2] and (r[4] == 0 or not service_category(r[0], imported.get(r[0])))}
+    for address, stored, _, _, hop in rows:
+        if address in announced or hop == 0:
+            continue
+        category = service_category(address, imported.get(address)) or stored
+        if category not in EXIT_CATEGORIES:
+            continue
+        sums: dict = defaultdict(int)
+        first = None
+        for t in store.clean_inflows(address):
+            if t.from_addr in trail and t.block >= trail[t.from_addr]:
+                sums[(t.asset, t.token, t.decimals)] += t.amount
+                first = first or t
+        if first is None:
+            continue  # reached, but no traced value arrived (yet)
+        label, source = display_label(address, imported.get(address))
+        news.new_exits.append(ExitNews(address, label, source, category, first.tx_hash, _amounts(sums)))
+        news.exits_to_mark[address] = category
+
+
 def news_lines(news: News, text=str) -> list[str]:
     """The plain-text form (cron mails it): one line per hop, exit and dormant move. `text` makes
     untrusted strings (token symbols, labels, decoded destinations) safe for where the lines go."""
@@ -178,6 +210,8 @@ def news_lines(news: News, text=str) -> list[str]:
     for h in news.hops:
         moved = ", ".join(f"{a.display} {text(a.asset)}" for a in h.moved) or "nothing"
         spam = f" (+{h.poison_transfers} poisoning, ignored)" if h.poison_transfers else ""
+        if h.unverified_followed:
+            spam += f" (+{h.unverified_followed} of unverified tokens, followed)"
         lines.append(f"hop {h.hop}: {h.new_transfers} new transfers{spam}, {h.new_addresses} new addresses, "
                      f"moved {moved}")
     for e in news.new_exits:

@@ -6,7 +6,7 @@ import json
 from collections import defaultdict
 
 from .errors import InputError
-from .labels import best_label, display_label
+from .labels import best_label, display_label, known_code, service_category
 from .models import format_amount
 from .store import Store
 
@@ -35,10 +35,11 @@ def address_summary(store: Store, address: str) -> dict:
         "address": address,
         "label": label,
         "label_source": source,
-        "category": (row.category if row else None) or (curated.category if curated else ""),
+        "category": _current_category(address, row, imported, curated),
         "hop": row.hop if row and row.hop is not None else -1,
-        "is_contract": bool(row and row.is_contract),
-        "followed": bool(row and row.followed),
+        "is_contract": bool(row.is_contract) if row and row.is_contract is not None else
+        known_code(address) == "contract",
+        "followed": bool(row and row.followed) and (row.category == "seed" or not service_category(address, imported)),
         "reach_block": row.reach_block if row else None,
         "totals": [
             {"asset": asset, "token": token, "in": format_amount(v[0], dec), "out": format_amount(v[1], dec),
@@ -52,6 +53,14 @@ def address_summary(store: Store, address: str) -> dict:
         "poison_transfers": poison,
         "imported_labels": [{"label": lab, "category": cat, "source": src} for lab, cat, src in imported],
     }
+
+
+def _current_category(address: str, row, imported, curated) -> str:
+    """As the tracer would decide now: a service label (even one imported after the trace) wins."""
+    stored = row.category if row else None
+    if stored == "seed":
+        return stored
+    return service_category(address, imported) or stored or (curated.category if curated else "")
 
 
 ENDPOINT_KINDS = {

@@ -18,17 +18,19 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from .errors import StoreBusyError, StoreError
 from .models import LOOKALIKE, POISON_FLAGS, Transfer
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # A trace commits its fetched addresses every FLUSH_SECONDS or FLUSH_TRANSFERS, whichever comes first:
 # a killed run loses at most that much, and each commit rewrites the index pages it touched (random
 # transfer ids touch most of them at scale), so fewer, larger commits are what a million-row store needs.
@@ -160,6 +162,22 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE addresses ADD COLUMN first_reached INTEGER;  -- the run whose trace first reached it (news)
     UPDATE addresses SET first_reached = first_run WHERE hop IS NOT NULL;
     """,
+    7: """
+    -- News is durable: a run's news covers every run not yet announced (killed, failed, or whose
+    -- output never reached the analyst), and is marked announced only once it has been printed.
+    ALTER TABLE runs ADD COLUMN announced_by INTEGER;     -- the run whose printed news covered this one
+    ALTER TABLE runs ADD COLUMN rejected INTEGER;         -- malformed or out-of-range records skipped
+    ALTER TABLE runs ADD COLUMN rejected_detail TEXT;     -- JSON: the first of them (address, action, tx, reason)
+    UPDATE runs SET announced_by = id;                    -- what older versions printed is not repeated
+    CREATE TABLE announced_exits (                        -- exits already announced, whatever the order of
+        address  TEXT PRIMARY KEY,                        -- labels and traces that made them exits
+        category TEXT NOT NULL,
+        run_id   INTEGER NOT NULL
+    );
+    INSERT OR IGNORE INTO announced_exits
+        SELECT address, category, COALESCE(first_reached, 0) FROM addresses
+        WHERE category IN ('bridge', 'dex', 'exchange', 'mixer', 'service') AND hop IS NOT NULL;
+    """,
 }
 
 
@@ -179,6 +197,36 @@ class AddressRow:
     followed: bool
     category: str | None
     flags: str
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str | None) -> str | None:
+    """Text SQLite can hold: anyone can name a token with a lone surrogate ("\\ud800"), which is not
+    encodable as UTF-8 and would fail the whole commit (and so block the case for good)."""
+    if text is None or text.isascii():
+        return text
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def store_error(path: Path, exc: sqlite3.Error, doing: str) -> StoreError:
+    """One line an analyst can act on, for what SQLite said while `doing` something."""
+    text = str(exc)
+    low = text.lower()
+    if "disk is full" in low or "disk i/o error" in low:
+        why = "the disk is full or failing (nothing of the unfinished step was kept; free space and rerun)"
+    elif "readonly" in low or "read-only" in low:
+        why = "the store is read-only (check the file's and its folder's permissions)"
+    elif "malformed" in low or "not a database" in low or "corrupt" in low:
+        why = f"the store is damaged ({text}); restore it from a backup"
+    elif "locked" in low or "busy" in low:
+        return StoreBusyError(f"store {path} is in use by another program; try again when it finishes")
+    elif "unable to open" in low:
+        why = "the file cannot be opened (check its folder's permissions)"
+    else:
+        why = text
+    return StoreError(f"store {path}: cannot {doing}: {why}")
 
 
 def _flags_text(flags: Iterable[str]) -> str:
@@ -225,8 +273,11 @@ class Store:
 
     # ---- opening -----------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | os.PathLike[str], create: bool = True) -> "Store":
+    def open(cls, path: str | os.PathLike[str], create: bool = True, write: bool | None = None) -> "Store":
+        """create: make a new store if there is none. write: the caller will write (default: create);
+        a store we may not write is then refused at once, and opened read-only for readers."""
         p = Path(path)
+        write = create if write is None else write
         if not p.parent.exists():
             raise StoreError(f"cannot open store {p}: directory {p.parent} does not exist")
         if p.is_dir():
@@ -238,8 +289,15 @@ class Store:
             with open(p, "rb") as fh:
                 if fh.read(16) != b"SQLite format 3\x00":
                     raise StoreError(f"{p} is not a tracer store (not an SQLite file); refusing to touch it")
+        writable = os.access(p.parent, os.W_OK) and (not exists or os.access(p, os.W_OK))
+        if not writable and write:
+            raise StoreError(f"store {p} is read-only (check the file's and its folder's permissions)")
+        # A reader of a store it may not write opens it immutable: SQLite would otherwise need to create the
+        # WAL's shared-memory file beside it, and fail.
+        target = f"file:{quote(str(p.resolve()))}?immutable=1" if not writable else p
         try:
-            conn = sqlite3.connect(p, timeout=5.0, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(target, timeout=5.0, isolation_level=None, check_same_thread=False,
+                                   uri=not writable)
             conn.row_factory = sqlite3.Row
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
@@ -265,19 +323,25 @@ class Store:
 
     def _create(self) -> None:
         try:
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.executescript(
-                "BEGIN IMMEDIATE;"
-                + _SCHEMA
-                + "INSERT INTO meta VALUES ('schema_version', '1');"
-                + f"PRAGMA application_id={APPLICATION_ID};"
-                + "COMMIT;"
-            )
-        except sqlite3.DatabaseError as exc:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise StoreError(f"cannot create store {self.path}: {exc}") from None
-        self._migrate(1)
+            try:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.executescript(
+                    "BEGIN IMMEDIATE;"
+                    + _SCHEMA
+                    + "INSERT INTO meta VALUES ('schema_version', '1');"
+                    + f"PRAGMA application_id={APPLICATION_ID};"
+                    + "COMMIT;"
+                )
+            except sqlite3.DatabaseError as exc:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise store_error(self.path, exc, "create it") from None
+            self._migrate(1, doing="create it")
+        except StoreError as exc:
+            self.conn.close()
+            for suffix in ("", "-wal", "-shm"):  # a half-made store is worth nothing: leave no file behind
+                Path(str(self.path) + suffix).unlink(missing_ok=True)
+            raise exc from None
 
     def _check_version(self) -> None:
         try:
@@ -285,7 +349,11 @@ class Store:
             self.conn.execute("SELECT count(*) FROM transfers").fetchone()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is a damaged tracer store ({exc})") from None
-        version = int(row[0]) if row else 0
+        try:
+            version = int(row[0]) if row else 0
+        except (TypeError, ValueError):
+            raise StoreError(f"{self.path} has an unreadable schema version {str(row[0])[:20]!r}; "
+                             "refusing to touch it") from None
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} was written by a newer tracer (schema {version} > {SCHEMA_VERSION}); upgrade tracer"
@@ -294,7 +362,7 @@ class Store:
             raise StoreError(f"{self.path} has an unknown schema version {version}")
         self._migrate(version)
 
-    def _migrate(self, version: int) -> None:
+    def _migrate(self, version: int, doing: str = "") -> None:
         """Bring an older store up to SCHEMA_VERSION, one step per transaction, never losing data."""
         for target in range(version + 1, SCHEMA_VERSION + 1):
             try:
@@ -305,7 +373,7 @@ class Store:
             except sqlite3.DatabaseError as exc:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
-                raise StoreError(f"cannot upgrade store {self.path} to schema {target}: {exc}") from None
+                raise store_error(self.path, exc, doing or f"upgrade it to schema {target}") from None
 
     def close(self) -> None:
         self.release_lock()
@@ -338,14 +406,42 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
+        """All or nothing; SQLite's failures (disk full, read-only, damaged file) become one StoreError."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise store_error(self.path, exc, "write") from None
         try:
             yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+        except BaseException as exc:
+            try:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # SQLite rolls back by itself when it cannot
+            if isinstance(exc, sqlite3.Error):
+                raise store_error(self.path, exc, "write") from None
             raise
         else:
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                try:
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                raise store_error(self.path, exc, "write") from None
+
+    def check_integrity(self) -> None:
+        """Refuse to write into a damaged file (a trace would otherwise run on and make it worse)."""
+        try:
+            rows = [r[0] for r in self.conn.execute("PRAGMA quick_check(3)")]
+        except sqlite3.Error as exc:
+            raise store_error(self.path, exc, "check it") from None
+        if rows != ["ok"]:
+            raise StoreError(f"store {self.path} is damaged ({'; '.join(map(str, rows))[:200]}); "
+                             "restore it from a backup")
 
     # ---- runs --------------------------------------------------------------------
     def start_run(self, params: dict) -> int:
@@ -359,12 +455,32 @@ class Store:
             return int(cur.lastrowid)
 
     def finish_run(self, run_id: int, status: str, **counts: object) -> None:
+        counts = {k: storable(v) if isinstance(v, str) else v for k, v in counts.items()}
         cols = ", ".join(f"{k}=?" for k in counts)
         with self.transaction() as c:
             c.execute(
                 f"UPDATE runs SET ended_at=?, status=?{', ' + cols if cols else ''} WHERE id=?",
                 (time.time(), status, *counts.values(), run_id),
             )
+
+    # ---- news, announced once ----------------------------------------------------
+    def unannounced_runs(self, up_to: int) -> list[int]:
+        """Runs up to `up_to` whose additions no printed news has covered yet (killed, failed, or whose
+        output was lost), plus those `up_to` itself announced: what a run's news is about."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT id FROM runs WHERE id<=? AND (announced_by IS NULL OR announced_by=?) ORDER BY id",
+            (up_to, up_to))]
+
+    def announced_exit_addresses(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT address FROM announced_exits")}
+
+    def mark_announced(self, run_id: int, exits: dict[str, str]) -> None:
+        """The news of `run_id` reached the analyst: it covers every earlier run not yet announced, and
+        these exits (address -> category) are never announced as new again."""
+        with self.transaction() as c:
+            c.execute("UPDATE runs SET announced_by=? WHERE id<=? AND announced_by IS NULL", (run_id, run_id))
+            c.executemany("INSERT OR IGNORE INTO announced_exits VALUES (?,?,?)",
+                          [(a, cat, run_id) for a, cat in exits.items()])
 
     def runs(self) -> list[sqlite3.Row]:
         return self.conn.execute("SELECT * FROM runs ORDER BY id").fetchall()
@@ -402,9 +518,12 @@ class Store:
             out[a] = row[0] if row else None
         return out
 
-    def set_trace_state(self, states: dict[str, tuple[int, int, str | None, bool]], run_id: int) -> int:
+    def set_trace_state(self, states: dict[str, tuple[int, int, str | None, bool]], run_id: int,
+                        endpoints: Iterable[str] = ()) -> int:
         """Write (hop, reach_block, category, followed) for the addresses a trace reached.
 
+        `endpoints` are addresses now known to be services (a label imported after an earlier run
+        followed them): they are no longer part of the trail, whatever an earlier run decided.
         Returns how many of them are new to the store.
         """
         with self.transaction() as c:
@@ -418,6 +537,7 @@ class Store:
                 [(hop, reach, category, int(followed), run_id, address)
                  for address, (hop, reach, category, followed) in states.items()],
             )
+            c.executemany("UPDATE addresses SET followed=0 WHERE address=?", [(a,) for a in endpoints])
         return new
 
     def balances(self) -> dict[tuple[str, str], int]:
@@ -447,7 +567,7 @@ class Store:
                 cur = c.execute(
                     "INSERT INTO labels (address, label, category, source) VALUES (?,?,?,?)"
                     " ON CONFLICT(address, source) DO UPDATE SET label=excluded.label, category=excluded.category",
-                    (lab.address, lab.label, lab.category, lab.source),
+                    (lab.address, storable(lab.label), storable(lab.category), storable(lab.source)),
                 )
                 new += cur.rowcount
         return read, new
@@ -481,8 +601,8 @@ class Store:
                     " token, amount, dest_chain, dest_address, dest_asset, memo, detail, flags)"
                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (e.tx_hash, e.log_index, e.protocol, e.venue, e.depositor, e.block, e.timestamp, e.token,
-                     str(e.amount), e.dest_chain, e.dest_address, e.dest_asset, e.memo, e.detail_json(),
-                     _flags_text(e.flags)),
+                     str(e.amount), storable(e.dest_chain), storable(e.dest_address), storable(e.dest_asset),
+                     storable(e.memo), storable(e.detail_json()), _flags_text(e.flags)),
                 )
                 new += cur.rowcount
             for h in decoded:
@@ -557,8 +677,8 @@ class Store:
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (t.key, t.tx_hash, t.kind, t.position, t.log_index, t.block, t.timestamp, t.from_addr,
-                     t.to_addr, t.token, t.asset, t.decimals, str(t.amount), _flags_text(t.flags), source, run_id,
-                     t.memo)
+                     t.to_addr, t.token, storable(t.asset), t.decimals, str(t.amount), _flags_text(t.flags), source,
+                     run_id, storable(t.memo))
                     for _, transfers, _ in fetched for t in transfers
                 ],
             )
@@ -689,6 +809,11 @@ class Store:
     def count_transfers(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM transfers").fetchone()[0])
 
-    def new_transfers_of_run(self, run_id: int) -> list[Transfer]:
-        rows = self.conn.execute("SELECT * FROM transfers WHERE first_run=? ORDER BY block, id", (run_id,))
+    def new_transfers_of_runs(self, run_ids: list[int]) -> list[Transfer]:
+        marks = ",".join("?" * len(run_ids))
+        rows = self.conn.execute(f"SELECT * FROM transfers WHERE first_run IN ({marks}) ORDER BY block, id", run_ids)
+        return [transfer_from_row(r) for r in rows]
+
+    def clean_inflows(self, address: str) -> list[Transfer]:
+        rows = self.conn.execute("SELECT * FROM transfers WHERE to_addr=? AND flags='' ORDER BY block, id", (address,))
         return [transfer_from_row(r) for r in rows]

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from .labels import service_category
 from .models import ETH, Transfer
 from .store import Store
 from .tokens import lookup
@@ -71,7 +72,10 @@ def compute(store: Store, model: str = "haircut") -> Taint:
         raise ValueError(model)
     rows = store.conn.execute("SELECT address, hop, reach_block, followed FROM addresses").fetchall()
     seeds = {r["address"] for r in rows if r["hop"] == 0}
-    followed = {r["address"]: (r["reach_block"] or 0) for r in rows if r["followed"] and r["hop"] != 0}
+    imported = store.imported_label_map()
+    # A followed address that the current labels call a service is an endpoint (labels may come after a trace).
+    followed = {r["address"]: (r["reach_block"] or 0) for r in rows if r["followed"] and r["hop"] != 0
+                and not service_category(r["address"], imported.get(r["address"]))}
     out = Taint(model)
     balance: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     tainted = out.held

@@ -20,6 +20,7 @@ same rules over old and new transfers alike.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -28,7 +29,7 @@ from . import codes
 from .exits import (CHAINFLIP_VAULTS, LIFI_DIAMONDS, MAYA_ROUTERS, THORCHAIN_ROUTERS, TORNADO_ENTRANCES,
                     TORNADO_POOLS, decode_receipt, exit_from_memo)
 from .errors import TracerError
-from .labels import SERVICE_CATEGORIES, best_label
+from .labels import SERVICE_CATEGORIES, best_label, known_code
 from .models import COUNTERFEIT, ETH, LOOKALIKE, UNVERIFIED_TOKEN, ZERO_VALUE, Transfer
 from .progress import NullProgress, Progress
 from .seeds import seed_index
@@ -91,6 +92,7 @@ class TraceResult:
     screened: int = 0
     unchanged: int = 0
     news: News | None = None  # what the run added, per hop, as the nightly message says it
+    rejected: list[dict] = field(default_factory=list)  # malformed or out-of-range records skipped, named
 
     def to_json(self) -> dict:
         return {
@@ -108,6 +110,8 @@ class TraceResult:
             "seconds": round(self.seconds, 3),
             "hops": [asdict(h) for h in self.hops],
             "news": self.news.to_json() if self.news else None,
+            "rejected_records": len(self.rejected),
+            "rejected": self.rejected[:100],
         }
 
 
@@ -163,7 +167,8 @@ class Tracer:
         try:
             result.head_block = self.source.head_block()
             self._walk(seeds, result)
-            result.news = whats_new(self.store, run_id, hops={a: n.hop for a, n in result.nodes.items()})
+            result.news = whats_new(self.store, run_id, hops={a: n.hop for a, n in result.nodes.items()},
+                                    follow_unverified=self.options.follow_unverified_tokens)
             by_hop = {h.hop: h for h in result.news.hops}
             for h in result.hops:
                 if h.hop in by_hop:
@@ -173,25 +178,38 @@ class Tracer:
             result.requests = self.source.requests
             result.rate_limited = self.source.rate_limited
             result.seconds = time.monotonic() - started
+            result.rejected = self._rejected()
             self.store.finish_run(
                 run_id, "ok", head_block=result.head_block, requests=result.requests,
                 new_transfers=result.new_transfers, new_addresses=result.new_addresses,
-                followed_addresses=result.followed_addresses,
+                followed_addresses=result.followed_addresses, **self._rejected_columns(result.rejected),
             )
             return result
         except BaseException as exc:
             message = str(exc) if isinstance(exc, TracerError) else type(exc).__name__
             try:
-                self.store.finish_run(run_id, "failed", requests=self.source.requests, error=message[:500])
+                self.store.finish_run(run_id, "failed", requests=self.source.requests, error=message[:500],
+                                      **self._rejected_columns(self._rejected()))
             except Exception:
                 pass
             raise
         finally:
             self.progress.finish()
 
+    def _rejected(self) -> list[dict]:
+        """Records the source skipped as malformed or out of range (see records.RejectedRecord)."""
+        return [asdict(r) for r in list(getattr(self.source, "rejected", ()))]
+
+    @staticmethod
+    def _rejected_columns(rejected: list[dict]) -> dict:
+        if not rejected:
+            return {"rejected": 0}
+        return {"rejected": len(rejected), "rejected_detail": json.dumps(rejected[:100], ensure_ascii=True)}
+
     def _walk(self, seeds: list[str], result: TraceResult) -> None:
         nodes: dict[str, NodeState] = {s: NodeState(hop=0, reach_block=0) for s in seeds}
         seed_set = set(seeds)
+        labelled_endpoints: set[str] = set()
         level = list(dict.fromkeys(seeds))
         for hop in range(self.options.hops + 1):
             if not level:
@@ -209,6 +227,8 @@ class Tracer:
             for address in level:
                 node = nodes[address]
                 node.category, followable = self._category(address, address in seed_set, code_kinds.get(address))
+                if not followable and node.category in SERVICE_CATEGORIES:
+                    labelled_endpoints.add(address)  # whatever an earlier run (before the label) decided
                 if followable and not last:
                     to_follow.append(address)
             self._fetch_histories(to_follow, nodes, result.head_block, hop, probes, result)
@@ -241,7 +261,8 @@ class Tracer:
             level = list(next_level)
         result.nodes = nodes
         self.store.set_trace_state(
-            {a: (n.hop, n.reach_block, n.category, n.followed) for a, n in nodes.items()}, result.run_id
+            {a: (n.hop, n.reach_block, n.category, n.followed) for a, n in nodes.items()}, result.run_id,
+            labelled_endpoints,
         )
 
     # ---- fetching ---------------------------------------------------------------------------
@@ -320,6 +341,10 @@ class Tracer:
         _settle_unknown_codes); other addresses keep the flag code-unchecked.
         """
         known = self.store.code_kinds(addresses)
+        curated = {a: code for a in addresses if known[a] is None and (code := known_code(a))}
+        if curated:  # the curator knows it holds code (or not): no request
+            self.store.set_code(curated)
+            known.update(curated)
         missing = [a for a, kind in known.items() if kind is None]
         if missing:
             self.progress.start_stage(f"hop {hop}: checking code", len(missing))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..models import Transfer
+from ..records import RejectedRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,24 @@ class Source(Protocol):
 
     @property
     def rate_limited(self) -> int: ...
+
+    @property
+    def rejected(self) -> list[RejectedRecord]:
+        """Records skipped so far because they were malformed or out of place.
+
+        A record the source could not trust (a negative, huge or non-integer
+        value, a bad hash or address, a missing field, a row that is not an
+        object, a block outside the range asked for, neither side the address
+        asked for) is never stored and never stops the fetch: it is skipped
+        and listed here, in the order met, with the address and history
+        (action) it came from, its transaction when readable and the reason
+        (records.RejectedRecord; reasons are short and printable). It grows
+        over the source's life (a run's share is what it gained during the
+        run); wrappers return a fresh list merging the sources they wrap.
+        Treat it as read-only; take a copy (list(source.rejected)) while
+        fetches may still be running.
+        """
+        ...
 
     def head_block(self) -> int: ...
 

@@ -31,9 +31,10 @@ import requests
 
 from ..errors import MalformedResponseError, QuotaError, RateLimitError, SourceError
 from ..models import Transfer
-from ..records import parse_rows
+from ..records import RejectedRecord, parse_rows, read_block, rejected_record, row_problem
 from .base import FetchTask
-from .pacing import Pacer
+from .pacing import Pacer, retry_pause
+from .urls import validate_url
 
 ETHERSCAN_V2 = "https://api.etherscan.io/v2/api"
 BLOCKSCOUT = "https://eth.blockscout.com/api"
@@ -50,13 +51,14 @@ class Endpoint:
 
 
 def choose_endpoint(api_key: str | None, override: str | None, chain_id: int = 1) -> Endpoint:
-    """Etherscan V2 with a key, Blockscout without, or the URL the user named."""
-    if override:
-        parts = urlsplit(override)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            from ..errors import InputError
+    """Etherscan V2 with a key, Blockscout without, or the URL the user named.
 
-            raise InputError(f"explorer URL must be http(s)://host/...: {override!r}")
+    An override that is set but empty (an unset shell variable) is an error, not
+    "use the default": the default is a public third party.
+    """
+    if override is not None:
+        validate_url(override, "--explorer-url")
+        parts = urlsplit(override)
         return Endpoint(override, chain_id, 3.0 if api_key else 5.0, f"explorer:{parts.hostname}")
     if api_key:
         return Endpoint(ETHERSCAN_V2, chain_id, 3.0, "etherscan")
@@ -91,7 +93,11 @@ class _Transient(Exception):
 
 
 class _Throttled(Exception):
-    """The server said to slow down."""
+    """The server said to slow down (pause: how long its headers asked for, if they did)."""
+
+    def __init__(self, pause: float | None = None):
+        super().__init__()
+        self.pause = pause
 
 
 _EMPTY_MARKERS = ("no transactions found", "no records found", "no token transfers found",
@@ -101,6 +107,15 @@ _EMPTY_MARKERS = ("no transactions found", "no records found", "no token transfe
 def _is_rate_limit(text: str) -> bool:
     t = text.lower()
     return ("rate limit" in t or "too many requests" in t) and "daily" not in t
+
+
+def _is_rate_limit_body(body: dict[str, Any]) -> bool:
+    """A status "0" answer saying "too fast" (not a daily quota or a key problem)."""
+    if body.get("status") != "0":
+        return False
+    result = body.get("result")
+    text = f"{body.get('message', '')} {result if isinstance(result, str) else ''}"
+    return _is_rate_limit(text) and not _is_quota(text)
 
 
 def _is_quota(text: str) -> bool:
@@ -132,6 +147,7 @@ class ExplorerClient:
         self._api_key = api_key
         self.rate = rate or endpoint.default_rate
         self.pacer = Pacer(self.rate)
+        self._give_ups = 0  # rate-limit give-ups so far (see _back_off)
         self.timeout = timeout
         self.retries = retries
         self.rate_limit_retries = rate_limit_retries
@@ -148,6 +164,10 @@ class ExplorerClient:
         self._session.mount("https://", adapter)
         self._host = urlsplit(endpoint.url).hostname or endpoint.url
         self._pool: ThreadPoolExecutor | None = None
+        # Records skipped as malformed or out of place (see records.py), in the order met; workers
+        # append under the lock, readers take a copy (list(client.rejected)).
+        self.rejected: list[RejectedRecord] = []
+        self._rejected_lock = threading.Lock()
 
     @property
     def requests(self) -> int:
@@ -259,14 +279,18 @@ class ExplorerClient:
         transient_failures = 0
         throttles = 0
         last_problem = ""
+        give_ups = self._give_ups
         while True:
-            self.pacer.wait()
+            started = self.pacer.wait(stop=lambda: self._give_ups != give_ups)
+            if self._give_ups != give_ups:  # another call gave up on this server meanwhile: so does this one
+                raise RateLimitError(self._rate_limit_message(self.pacer.streak))
             self.stats.record(params)
             try:
-                return self._once(query)
-            except _Throttled:
+                body = self._once(query)
+            except _Throttled as exc:
                 throttles += 1
-                self._back_off(throttles)
+                self._back_off(throttles, started, exc.pause)
+                continue
             except _Transient as exc:
                 transient_failures += 1
                 last_problem = str(exc)
@@ -277,17 +301,38 @@ class ExplorerClient:
                 with self.stats._lock:
                     self.stats.retries += 1
                 self._sleep(min(self.backoff * 2 ** (transient_failures - 1), 30.0))
+                continue
+            if _is_rate_limit_body(body):
+                # Etherscan's way: HTTP 200, status "0", "Max calls per sec rate limit reached (3/sec)"
+                throttles += 1
+                self._back_off(throttles, started, None)
+                continue
+            self.pacer.success(started)
+            return body
 
-    def _back_off(self, throttles: int) -> None:
-        """The server said "slow down" for the n-th time in a row: pause everyone, or give up."""
+    def _back_off(self, throttles: int, started: float | None = None, pause: float | None = None) -> None:
+        """The server said "slow down" for the n-th time in a row: slow down, pause everyone, or give up.
+
+        The pacer lowers the rate (see pacing.py), so a --rate above the server's
+        settles at the server's. Giving up still happens when one call was refused
+        more than rate_limit_retries times, or the pacer cut the rate that many
+        times without a single call getting through: a server that never recovers.
+        """
         with self.stats._lock:
             self.stats.rate_limited += 1
-        if throttles > self.rate_limit_retries:
-            raise RateLimitError(
-                f"explorer {self._host} kept answering 'rate limit reached' after {throttles} tries; "
-                "lower --rate or try later"
-            )
-        self.pacer.penalise(min(self.throttle_pause * throttles, 10.0))
+        self.pacer.slow_down(started)
+        streak = self.pacer.streak
+        if throttles > self.rate_limit_retries or streak > self.rate_limit_retries:
+            with self.stats._lock:
+                self._give_ups += 1  # calls waiting for a turn give up too, instead of waiting it out
+            raise RateLimitError(self._rate_limit_message(max(throttles, streak)))
+        if pause is None:  # the server did not say how long: the longer it goes on, the longer the pause
+            pause = min(self.throttle_pause * max(throttles, streak), 10.0)
+        self.pacer.penalise(pause)
+
+    def _rate_limit_message(self, tries: int) -> str:
+        return (f"explorer {self._host} kept answering 'rate limit reached' after {tries} tries, "
+                f"slowing down to {self.pacer.rate:.2g} calls/s; lower --rate or try later")
 
     def _once(self, query: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -299,7 +344,8 @@ class ExplorerClient:
         except requests.RequestException as exc:
             raise _Transient(type(exc).__name__) from None
         if resp.status_code == 429:
-            raise _Throttled()
+            # Blockscout: x-ratelimit-reset in ms until its window resets; others: Retry-After
+            raise _Throttled(retry_pause(resp.headers))
         if resp.status_code >= 500:
             raise _Transient(f"HTTP {resp.status_code}")
         if resp.status_code in (401, 403):
@@ -354,7 +400,7 @@ class ExplorerClient:
         """A status "0" answer: raise if final, wait and return True if worth asking again."""
         if _is_quota(text):
             raise QuotaError(f"explorer {self._host} refused: {_clean(text)}")
-        if _is_rate_limit(text):
+        if _is_rate_limit(text):  # normally caught in _call already
             self._back_off(attempts)
             return True
         if "timeout" in text.lower() or "temporarily" in text.lower():
@@ -413,34 +459,66 @@ class ExplorerClient:
     def fetch_range(self, action: str, address: str, start: int, end: int) -> list[Transfer]:
         """All `action` records of `address` in blocks [start, end], as Transfers.
 
-        Paged by block cursor; see the module docstring for why.
+        Paged by block cursor; see the module docstring for why. A record
+        that is malformed, outside [start, end] or not about `address` is
+        skipped and added to self.rejected; the others are kept.
         """
-        rows, _ = self._rows(action, address, start, end, max_pages=None)
-        return parse_rows(action, rows)
+        pages = self._rows(action, address, start, end, max_pages=None)
+        rejected = list(pages.rejected)
+        transfers = parse_rows(action, pages.rows, address, start, end, rejected=rejected)
+        self._record_rejects(rejected)
+        return transfers
 
-    def _rows(self, action: str, address: str, start: int, end: int, max_pages: int | None) -> tuple[list, int | None]:
-        """Raw records of whole blocks, and the block to continue from if max_pages cut it short."""
+    def _record_rejects(self, records: list[RejectedRecord]) -> None:
+        if records:
+            with self._rejected_lock:
+                self.rejected.extend(records)
+
+    def _rows(self, action: str, address: str, start: int, end: int, max_pages: int | None) -> _Pages:
+        """Raw records of whole blocks, and the block to continue from if max_pages cut it short.
+
+        Only well-formed rows (records.row_problem finds nothing: a readable
+        block inside [start, end], the address on one side, every field
+        sound) inside the blocks this request asked for ([cursor, end])
+        steer the cursor: a hostile row claiming some block, out of order,
+        must not make the cursor jump over real rows. Every other row is
+        handed on once, however many pages repeat it, for parse_rows to
+        reject; a well-formed row of an earlier block served again is
+        rejected here unless it is the very row already read. The cursor
+        strictly advances on every full page, so paging ends; a full page
+        without one usable row is a malformed answer.
+        """
         rows: list[Any] = []
+        odd = _OddRows()
         cursor = start
         pages = 0
         while cursor <= end:
             if max_pages is not None and pages >= max_pages:
-                return rows, cursor
+                return odd.finish(rows, action, address, cursor)
             page = self._account(action, address, cursor, end, 1, self.page_size)
             pages += 1
+            blocks = _sound_blocks(action, page, address, start, end)
+            usable = [b is not None and b >= cursor for b in blocks]
+            odd.add_page([(r, b) for r, b, ok in zip(page, blocks, usable) if not ok], cursor, end)
             if len(page) < self.page_size:
-                rows.extend(page)
+                rows.extend(r for r, ok in zip(page, usable) if ok)
                 break
-            last = _block_of(page[-1])
-            first = _block_of(page[0])
+            in_range = [b for b, ok in zip(blocks, usable) if ok]
+            if not in_range:
+                raise MalformedResponseError(
+                    f"explorer {self._host} {action}: a full page without one well-formed record of {address} "
+                    f"in blocks {cursor}..{end}"
+                )
+            first, last = min(in_range), max(in_range)
             if first == last:
                 # One block holds a whole page or more: walk it by page number inside the window.
-                rows.extend(self._whole_block(action, address, last, page))
+                rows.extend(self._whole_block(action, address, last,
+                                              [r for r, ok in zip(page, usable) if ok], odd, start, end))
                 cursor = last + 1
                 continue
-            rows.extend(r for r in page if _block_of(r) < last)
+            rows.extend(r for r, b, ok in zip(page, blocks, usable) if ok and b < last)
             cursor = last
-        return rows, None
+        return odd.finish(rows, action, address, None)
 
     def probe(self, address: str, start: int, end: int) -> Probe:
         """The first page of an address's transactions: do they show it sending one?
@@ -450,32 +528,104 @@ class ExplorerClient:
         and the page is the start of its txlist anyway: tracing a wallet costs
         its three lists and nothing more. Only one page is read, so an unknown
         contract with a huge history costs one request before eth_getCode
-        stops the trace there.
+        stops the trace there. Only well-formed rows count as proof of sending
+        (a failed transaction does: it was signed).
         """
-        rows, next_start = self._rows("txlist", address, start, end, max_pages=1)
-        sent = any(isinstance(r, dict) and str(r.get("from", "")).lower() == address for r in rows)
-        return Probe(address, parse_rows("txlist", rows), next_start, sent)
+        pages = self._rows("txlist", address, start, end, max_pages=1)
+        me = address.lower()
+        sent = any(isinstance(r, dict) and str(r.get("from", "")).strip().lower() == me
+                   and row_problem("txlist", r, address, start, end) is None for r in pages.rows)
+        rejected = list(pages.rejected)
+        transfers = parse_rows("txlist", pages.rows, address, start, end, rejected=rejected)
+        self._record_rejects(rejected)
+        return Probe(address, transfers, pages.next_start, sent)
 
-    def _whole_block(self, action: str, address: str, block: int, first_page: list[Any]) -> list[Any]:
-        rows = list(first_page)
+    def _whole_block(self, action: str, address: str, block: int, first_rows: list[Any], odd: _OddRows,
+                     start: int, end: int) -> list[Any]:
+        """Every row of one block whose rows fill pages; first_rows are its rows on the (full) first page."""
+        rows = list(first_rows)
         page_no = 1
-        while len(first_page) == self.page_size:
+        while True:
             page_no += 1
             if page_no * self.page_size > WINDOW:
                 raise SourceError(
                     f"{address} has more than {WINDOW} {action} records in block {block}; "
                     "the explorer cannot list them (use a node: --rpc-url)"
                 )
-            first_page = self._account(action, address, block, block, page_no, self.page_size)
-            rows.extend(first_page)
-        return rows
+            page = self._account(action, address, block, block, page_no, self.page_size)
+            blocks = _sound_blocks(action, page, address, start, end)
+            rows.extend(r for r, b in zip(page, blocks) if b == block)
+            odd.add_page([(r, b) for r, b in zip(page, blocks) if b != block], block, block)
+            if len(page) < self.page_size:
+                return rows
 
 
-def _block_of(row: Any) -> int:
-    try:
-        return int(row["blockNumber"])
-    except (KeyError, TypeError, ValueError):
-        raise MalformedResponseError("explorer record without a valid blockNumber") from None
+@dataclass
+class _Pages:
+    rows: list[Any]  # rows to parse: usable rows of whole blocks, then the odd ones (each once)
+    rejected: list[RejectedRecord]  # rows rejected while paging (an earlier block served again)
+    next_start: int | None  # the block to continue from when max_pages cut the paging short
+
+
+class _OddRows:
+    """Rows that cannot steer the block cursor, kept once however many pages repeat them.
+
+    A row counts as many times as it occurs on the one page that holds it
+    most often: a hostile row repeated on every page is one rejection, two
+    identical ones on a page are two.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[str, tuple[Any, int, bool]] = {}  # repr -> (row, count, served again)
+
+    def add_page(self, items: list[tuple[Any, int | None]], lo: int, hi: int) -> None:
+        """The rows of one answer (to a request for blocks [lo, hi]) that may not steer the cursor.
+
+        Each comes with its block when it is well-formed (then it lies outside
+        [lo, hi]), else None: parse_rows will say what is wrong with it.
+        """
+        counts: dict[str, int] = {}
+        first: dict[str, tuple[Any, bool]] = {}
+        for row, block in items:
+            if block is not None and block > hi:
+                continue  # a later block of this fetch, answered too early: the cursor reads it in its turn
+            key = repr(row)
+            counts[key] = counts.get(key, 0) + 1
+            # a well-formed row of an earlier block of this fetch: that block was already read whole
+            first.setdefault(key, (row, block is not None and block < lo))
+        for key, n in counts.items():
+            if key not in self._rows or self._rows[key][1] < n:
+                row, again = first[key]
+                self._rows[key] = (row, n, again)
+
+    def finish(self, rows: list[Any], action: str, address: str, next_start: int | None) -> _Pages:
+        rejected = []
+        out = list(rows)
+        taken: set[str] | None = None
+        for row, n, again in self._rows.values():
+            if not again:
+                out.extend([row] * n)
+                continue
+            if taken is None:  # only when an explorer served old blocks again: rare, so paid only then
+                taken = {repr(r) for r in rows}
+            if repr(row) in taken:
+                continue  # the very row already read with its block: a repeat, not a record
+            reason = f"block {_block_of(row)} served again after it was read whole"
+            rejected.extend(rejected_record(action, row, address, reason) for _ in range(n))
+        return _Pages(out, rejected, next_start)
+
+
+def _block_of(row: Any) -> int | None:
+    """A row's block when it has a readable one, else None."""
+    return read_block(row)
+
+
+def _sound_blocks(action: str, page: list[Any], address: str, start: int, end: int) -> list[int | None]:
+    """Per row: its block if the row is well-formed (may steer the cursor), else None (parse_rows rejects it).
+
+    A failed or zero-value transaction is well-formed: it occupies its place in the explorer's order.
+    """
+    return [_block_of(r) if row_problem(action, r, address, start, end) is None else None for r in page]
 
 
 def _clean(text: str) -> str:

@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 import requests
 from web3 import HTTPProvider
 
-from ..errors import InputError, MalformedResponseError, RateLimitError, SourceError
-from .pacing import Pacer
+from ..errors import MalformedResponseError, RateLimitError, SourceError
+from .pacing import Pacer, retry_pause
+from .urls import validate_url
 
 
 def redact_url(url: str) -> str:
@@ -70,7 +71,9 @@ class _Transient(Exception):
 
 
 class _Throttled(Exception):
-    pass
+    def __init__(self, pause: float | None = None):
+        super().__init__()
+        self.pause = pause  # seconds the node's headers asked for (Retry-After), if any
 
 
 class JsonRpcClient:
@@ -85,12 +88,10 @@ class JsonRpcClient:
         batch_size: int = 100,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InputError("RPC URL must be http(s)://host[:port]/...")
+        validate_url(url, "--rpc-url")
         self.display = redact_url(url)
         self._provider = HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
-        self.pacer = Pacer(rate)
+        self.pacer = Pacer(rate, measure=False)  # one request may be a batch: halve on a refusal
         self.timeout = timeout
         self.retries = retries
         self.rate_limit_retries = rate_limit_retries
@@ -101,20 +102,19 @@ class JsonRpcClient:
         self._sleep = sleep
 
     # ---- transport with retries -----------------------------------------------------------
-    def _send(self, methods: list[str], send: Callable[[], Any]) -> Any:
+    def _send(self, methods: list[str], send: Callable[[], Any]) -> tuple[Any, float]:
+        """The node's answer and when the call started (for the pacer: the caller reports
+        pacer.success, or a throttle when the answer is a "busy" error)."""
         transient = throttles = 0
         while True:
-            self.pacer.wait()
+            started = self.pacer.wait()
             self.stats.record(methods)
             try:
-                return self._once(send)
-            except _Throttled:
+                return self._once(send), started
+            except _Throttled as exc:
                 throttles += 1
-                with self.stats._lock:
-                    self.stats.rate_limited += 1
-                if throttles > self.rate_limit_retries:
+                if self._throttled(throttles, started, exc.pause):
                     raise RateLimitError(f"node {self.display} kept refusing: rate limited; lower --rpc-rate") from None
-                self.pacer.penalise(min(0.5 * throttles, 10.0))
             except _Transient as exc:
                 transient += 1
                 if transient > self.retries:
@@ -123,13 +123,26 @@ class JsonRpcClient:
                     self.stats.retries += 1
                 self._sleep(min(self.backoff * 2 ** (transient - 1), 30.0))
 
+    def _throttled(self, refusals: int, started: float | None, pause: float | None) -> bool:
+        """The node said "too fast" for the n-th time in a row for one call: slow the pacer down
+        (see pacing.py) and pause everyone. True when it is time to give up: this call was
+        refused too often, or the rate was cut that many times without one answer between."""
+        with self.stats._lock:
+            self.stats.rate_limited += 1
+        self.pacer.slow_down(started)
+        streak = self.pacer.streak
+        if refusals > self.rate_limit_retries or streak > self.rate_limit_retries:
+            return True
+        self.pacer.penalise(pause if pause is not None else min(0.5 * max(refusals, streak), 10.0))
+        return False
+
     def _once(self, send: Callable[[], Any]) -> Any:
         try:
             return send()
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else 0
             if status == 429:
-                raise _Throttled() from None
+                raise _Throttled(retry_pause(exc.response.headers)) from None
             if status >= 500:
                 raise _Transient(f"HTTP {status}") from None
             if status in (401, 403):
@@ -158,18 +171,21 @@ class JsonRpcClient:
         """One call; a "busy" error is retried, any other error raised as RpcError."""
         busy = 0
         while True:
-            response = self._send([method], lambda: self._provider.make_request(method, params))
-            result = self._result(method, response)
+            response, started = self._send([method], lambda: self._provider.make_request(method, params))
+            try:
+                result = self._result(method, response)
+            except MalformedResponseError:
+                self.pacer.success(started)
+                raise
             if isinstance(result, RpcError):
                 if _BUSY.search(result.message) and not _looks_like_range_limit(result.message):
                     busy += 1
-                    if busy > self.rate_limit_retries:
+                    if self._throttled(busy, started, None):
                         raise SourceError(f"node {self.display} stayed busy: {result}")
-                    with self.stats._lock:
-                        self.stats.rate_limited += 1
-                    self.pacer.penalise(min(0.5 * busy, 10.0))
                     continue
+                self.pacer.success(started)
                 raise result
+            self.pacer.success(started)
             return result
 
     def batch(self, calls: list[tuple[str, list]]) -> list[Any]:
@@ -188,13 +204,19 @@ class JsonRpcClient:
         if not self.batches_supported or len(chunk) == 1:
             return [self._call_keep_error(m, p) for m, p in chunk]
         methods = [m for m, _ in chunk]
-        response = self._send(methods, lambda: self._provider.make_batch_request(chunk))
+        response, started = self._send(methods, lambda: self._provider.make_batch_request(chunk))
         if isinstance(response, dict):  # one error object for the whole batch: batches refused
             err = response.get("error") or {}
             message = str(err.get("message", "")) if isinstance(err, dict) else str(err)
             if _BUSY.search(message) and not _BATCH_REFUSED.search(message):
+                with self.stats._lock:
+                    self.stats.rate_limited += 1
+                self.pacer.slow_down(started)
+                if self.pacer.streak > self.rate_limit_retries:
+                    raise SourceError(f"node {self.display} stayed busy: {_clip(message)}")
                 self.pacer.penalise(1.0)
                 return self._batch_chunk(chunk)
+            self.pacer.success(started)
             self.batches_supported = False
             return [self._call_keep_error(m, p) for m, p in chunk]
         if not isinstance(response, list) or len(response) != len(chunk):
@@ -202,6 +224,10 @@ class JsonRpcClient:
             return [self._call_keep_error(m, p) for m, p in chunk]
         results = [self._result(m, r) for (m, _), r in zip(chunk, response)]
         retry = [i for i, r in enumerate(results) if isinstance(r, RpcError) and _BUSY.search(r.message)]
+        if retry:  # some calls of the batch refused as too many: slower (each is retried on its own)
+            self.pacer.slow_down(started)
+        else:
+            self.pacer.success(started)
         for i in retry:
             results[i] = self._call_keep_error(*chunk[i])
         return results
@@ -211,6 +237,10 @@ class JsonRpcClient:
             return self.call(method, params)
         except RpcError as err:
             return err
+
+
+def _clip(text: str) -> str:
+    return " ".join(text.split())[:200]
 
 
 _RANGE_LIMIT = re.compile(

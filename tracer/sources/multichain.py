@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from ..chains import NATIVE_SYMBOL, split_node
 from ..models import ERC20, ETH, UNVERIFIED_TOKEN, Transfer
+from ..records import RejectedRecord
 from .base import FetchTask
 from .explorer import ACTIONS, ExplorerClient
 
@@ -38,6 +39,15 @@ class MultiChainSource:
     @property
     def rate_limited(self) -> int:
         return self.home.rate_limited + sum(e.rate_limited for e in self._foreign.values())
+
+    @property
+    def rejected(self) -> list[RejectedRecord]:
+        """The home source's rejects, then each other chain's, addresses as that chain's node ids."""
+        out = list(getattr(self.home, "rejected", []))
+        for chain, explorer in list(self._foreign.items()):
+            out.extend(replace(r, address=f"{chain}:{r.address}" if r.address else "")
+                       for r in list(explorer.rejected))
+        return out
 
     def head_block(self) -> int:
         return self.home.head_block()

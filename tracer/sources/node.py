@@ -18,14 +18,17 @@ can feed one store.
 from __future__ import annotations
 
 import logging
+import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from eth_abi import decode
 
 from ..errors import MalformedResponseError, SourceError
 from ..models import ERC20, ETH, INTERNAL, NATIVE, ZERO_VALUE, Transfer, memo_from_input
-from ..records import assign_positions
+from ..records import MAX_BLOCK, MAX_TIMESTAMP, MAX_UINT256, RejectedRecord, assign_positions, clean_reason
 from ..tokens import lookup, token_flags
 from .base import FetchTask, group_by_task
 from .jsonrpc import JsonRpcClient, RpcError, is_range_limit, max_span, suggested_range
@@ -56,10 +59,59 @@ def _hex_int(value, what: str) -> int:
         raise MalformedResponseError(f"node answered a malformed {what}: {str(value)[:40]!r}") from None
 
 
+_HEX_ADDR = re.compile(r"0x[0-9a-f]{40}")
+_HEX_HASH = re.compile(r"0x[0-9a-f]{64}")
+_HEX_WORD = re.compile(r"0x[0-9a-f]{64}")
+
+
 def _addr(value, what: str) -> str:
     text = str(value or "").lower()
-    if len(text) != 42 or not text.startswith("0x"):
+    if not _HEX_ADDR.fullmatch(text):
         raise MalformedResponseError(f"node answered a malformed {what}: {text[:50]!r}")
+    return text
+
+
+def _tx_hash(value, what: str = "transaction hash") -> str:
+    text = str(value or "").lower()
+    if not _HEX_HASH.fullmatch(text):
+        raise MalformedResponseError(f"node answered a malformed {what}: {text[:70]!r}")
+    return text
+
+
+def _readable_hash(value) -> str:
+    text = str(value or "").lower() if isinstance(value, str) else ""
+    return text if _HEX_HASH.fullmatch(text) else ""
+
+
+def _readable_block(value) -> int | None:
+    try:
+        block = _hex_int(value, "block")
+    except MalformedResponseError:
+        return None
+    return block if 0 <= block <= MAX_BLOCK else None
+
+
+def _block(value) -> int:
+    block = _hex_int(value, "block number")
+    if not 0 <= block <= MAX_BLOCK:
+        raise MalformedResponseError(f"node answered a block number out of bounds: {str(value)[:40]!r}")
+    return block
+
+
+def _amount(value, what: str) -> int:
+    amount = _hex_int(value, what)
+    if amount > MAX_UINT256:
+        raise MalformedResponseError(f"node answered a {what} larger than a uint256")
+    return amount
+
+
+def _problem(exc: Exception) -> str:
+    """A MalformedResponseError's text as a reject reason, without the "node answered" preamble."""
+    text = str(exc)
+    for prefix in ("node answered ", "node "):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+            break
     return text
 
 
@@ -86,6 +138,22 @@ class NodeSource:
         self._timestamps: dict[int, int] = {}
         self._token_meta: dict[str, tuple[str, int]] = {}
         self._warned_blocks = False
+        # Logs, traces and transactions skipped as malformed or out of place (see Source.rejected).
+        self.rejected: list[RejectedRecord] = []
+        self._rejected_lock = threading.Lock()
+
+    def _reject(self, action: str, address: str, tx_hash: str, block: int | None, reason: str,
+                entry=None, seen: set[str] | None = None) -> None:
+        """Skip one entry, recording why; an entry answered to both queries (from and to sides) counts once."""
+        if seen is not None:
+            key = repr(entry)
+            if key in seen:
+                return
+            seen.add(key)
+        record = RejectedRecord(address=address, action=action, tx_hash=tx_hash, block=block,
+                                reason=clean_reason(reason))
+        with self._rejected_lock:
+            self.rejected.append(record)
 
     # ---- setup ----------------------------------------------------------------------------
     @property
@@ -195,7 +263,16 @@ class NodeSource:
                 raise MalformedResponseError(f"node {self.client.display} eth_getLogs: expected a list")
             return result
 
-        entries = [e for e in self._ranged("eth_getLogs", start, end, query) if isinstance(e, dict)]
+        entries = []
+        seen: set[str] = set()
+        for e in self._ranged("eth_getLogs", start, end, query):
+            if not isinstance(e, dict):
+                continue
+            if _readable_block(e.get("blockNumber")) is None:
+                self._reject(LOGS, address.lower(), _readable_hash(e.get("transactionHash")), None,
+                             "log without a readable blockNumber", e, seen)
+                continue
+            entries.append(e)
         self._load_timestamps({_hex_int(e.get("blockNumber"), "block") for e in entries}, entries)
         for e in entries:
             e.setdefault("timeStamp", hex(self._timestamps[_hex_int(e.get("blockNumber"), "block")]))
@@ -259,7 +336,9 @@ class NodeSource:
     # ERC-20 Transfer logs ---------------------------------------------------------------------
     def _logs(self, addresses: list[str], lo: int, hi: int) -> list[Transfer]:
         topics = [_topic(a) for a in addresses]
-        raw: dict[tuple[str, int], dict] = {}
+        wanted = set(addresses)
+        raw: dict[tuple[str, int], tuple[dict, _Log]] = {}
+        seen: set[str] = set()
         for position in (1, 2):  # sent by the frontier, received by it
             filt_topics: list = [TRANSFER_TOPIC, None, None]
             filt_topics[position] = topics
@@ -272,42 +351,74 @@ class NodeSource:
                 return result
 
             for entry in self._ranged("eth_getLogs", lo, hi, query):
-                if not isinstance(entry, dict) or entry.get("removed"):
+                if not isinstance(entry, dict):
+                    self._reject(LOGS, "", "", None, f"log is not a JSON object ({type(entry).__name__})", entry, seen)
+                    continue
+                if entry.get("removed"):
                     continue
                 topics_ = entry.get("topics") or []
-                if len(topics_) != 3 or str(topics_[0]).lower() != TRANSFER_TOPIC:
+                if not isinstance(topics_, list) or len(topics_) != 3 or str(topics_[0]).lower() != TRANSFER_TOPIC:
                     continue  # ERC-721 (tokenId indexed) and other shapes are not fungible transfers
-                raw[key_of(entry)] = entry
-        entries = sorted(raw.values(), key=lambda e: (_hex_int(e.get("blockNumber"), "block"), key_of(e)[1]))
-        self._load_timestamps({_hex_int(e.get("blockNumber"), "block") for e in entries}, entries)
-        self._load_token_meta({_addr(e.get("address"), "log address") for e in entries})
+                log_ = self._check_log(entry, wanted, lo, hi, seen)
+                if log_ is not None:
+                    raw[(log_.tx_hash, log_.log_index)] = (entry, log_)
+        entries = sorted(raw.values(), key=lambda item: (item[1].block, item[1].log_index))
+        self._load_timestamps({lg.block for _, lg in entries}, [e for e, _ in entries])
+        self._load_token_meta({lg.token for _, lg in entries})
         transfers = []
-        for e in entries:
-            token = _addr(e.get("address"), "log address")
-            data = str(e.get("data") or "0x")
-            try:
-                amount = int(data[2:66] or "0", 16) if len(data) >= 66 else 0
-            except ValueError:
-                raise MalformedResponseError(f"node {self.client.display} log data is not hex") from None
-            symbol, decimals = self._token_meta.get(token, ("", 0))
-            flags = set(token_flags(token, symbol))
-            if amount == 0:
+        for _, lg in entries:
+            symbol, decimals = self._token_meta.get(lg.token, ("", 0))
+            flags = set(token_flags(lg.token, symbol))
+            if lg.amount == 0:
                 flags.add(ZERO_VALUE)
-            block = _hex_int(e.get("blockNumber"), "block")
-            tx_hash, log_index = key_of(e)
             transfers.append(Transfer(
-                tx_hash=tx_hash, kind=ERC20, position="0", block=block,
-                timestamp=self._timestamps[block],
-                from_addr="0x" + str(e["topics"][1])[-40:].lower(), to_addr="0x" + str(e["topics"][2])[-40:].lower(),
-                token=token, asset=symbol, decimals=decimals, amount=amount, flags=frozenset(flags),
-                log_index=log_index,
+                tx_hash=lg.tx_hash, kind=ERC20, position="0", block=lg.block,
+                timestamp=self._timestamps[lg.block], from_addr=lg.from_addr, to_addr=lg.to_addr,
+                token=lg.token, asset=symbol, decimals=decimals, amount=lg.amount, flags=frozenset(flags),
+                log_index=lg.log_index,
             ))
         return assign_positions(transfers)
 
+    def _check_log(self, entry: dict, wanted: set[str], lo: int, hi: int, seen: set[str]) -> _Log | None:
+        """A Transfer log's fields, or None after recording why it cannot be one of ours."""
+        topics_ = entry["topics"]
+        sides = [_topic_address(topics_[1]), _topic_address(topics_[2])]
+        who = next((a for a in sides if a in wanted), "")
+        tx_hash = _readable_hash(entry.get("transactionHash"))
+        block = _readable_block(entry.get("blockNumber"))
+        try:
+            tx_hash, log_index = key_of(entry)
+            block = _block(entry.get("blockNumber"))
+            token = _addr(entry.get("address"), "log address")
+            if sides[0] is None or sides[1] is None:
+                raise MalformedResponseError("node answered a Transfer log whose topics are not addresses")
+            data = entry.get("data") or "0x"
+            if not isinstance(data, str) or not data.startswith("0x") or not _is_hex(data[2:]):
+                raise MalformedResponseError("node answered a log whose data is not hex")
+            amount = int(data[2:66], 16) if len(data) >= 66 else 0
+            if not 0 <= log_index <= 2**31 - 1:
+                raise MalformedResponseError("node answered a log index out of bounds")
+        except MalformedResponseError as exc:
+            self._reject(LOGS, who, tx_hash, block, _problem(exc), entry, seen)
+            return None
+        if not lo <= block <= hi:
+            self._reject(LOGS, who, tx_hash, block, f"block {block} is outside the blocks asked for ({lo}..{hi})",
+                         entry, seen)
+            return None
+        if not who:
+            self._reject(LOGS, "", tx_hash, block, "neither side is an address asked for", entry, seen)
+            return None
+        return _Log(tx_hash, log_index, block, token, sides[0], sides[1], amount)
+
     def _load_timestamps(self, blocks: set[int], entries: list[dict]) -> None:
-        for e in entries:  # newer nodes put it on the log itself
+        for e in entries:  # newer nodes put it on the log itself (an unreadable one: ask for the block)
             if e.get("blockTimestamp") is not None:
-                self._timestamps[_hex_int(e["blockNumber"], "block")] = _hex_int(e["blockTimestamp"], "timestamp")
+                try:
+                    block, stamp = _hex_int(e["blockNumber"], "block"), _hex_int(e["blockTimestamp"], "timestamp")
+                except MalformedResponseError:
+                    continue
+                if 0 <= stamp <= MAX_TIMESTAMP:
+                    self._timestamps[block] = stamp
         missing = sorted(b for b in blocks if b not in self._timestamps)
         results = self.client.batch([("eth_getBlockByNumber", [hex(b), False]) for b in missing])
         for b, block in zip(missing, results):
@@ -336,7 +447,9 @@ class NodeSource:
 
     # native and internal ETH from traces --------------------------------------------------------
     def _traces(self, addresses: list[str], lo: int, hi: int) -> list[Transfer]:
-        found: dict[tuple[str, tuple], dict] = {}
+        wanted = set(addresses)
+        found: dict[tuple[str, tuple], tuple[dict, int]] = {}
+        seen: set[str] = set()
         for side in ("fromAddress", "toAddress"):  # two queries: some nodes AND the two lists
             def query(a: int, b: int, side=side) -> list:
                 page: list = []
@@ -354,21 +467,39 @@ class NodeSource:
 
             for tr in self._ranged("trace_filter", lo, hi, query):
                 if not isinstance(tr, dict):
-                    raise MalformedResponseError(f"node {self.client.display} trace_filter: a trace is not an object")
+                    self._reject(TRACES, "", "", None, f"trace is not a JSON object ({type(tr).__name__})", tr, seen)
+                    continue
+                who = _trace_party(tr, wanted)
                 path = tr.get("traceAddress") or []
-                if not isinstance(path, list):
-                    raise MalformedResponseError(f"node {self.client.display} trace_filter: malformed traceAddress")
-                key = (str(tr.get("transactionHash", "")).lower(), tuple(str(p) for p in path))
-                found[key] = tr
+                try:
+                    if not isinstance(path, list):
+                        raise MalformedResponseError("node answered a malformed traceAddress")
+                    tx_hash = _tx_hash(tr.get("transactionHash"))
+                    block = _block(tr.get("blockNumber"))
+                except MalformedResponseError as exc:
+                    self._reject(TRACES, who, _readable_hash(tr.get("transactionHash")),
+                                 _readable_block(tr.get("blockNumber")), _problem(exc), tr, seen)
+                    continue
+                found[(tx_hash, tuple(str(p) for p in path))] = (tr, block)
         candidates = []
-        for (tx_hash, trace_address), tr in sorted(found.items(), key=lambda kv: (_hex_int(kv[1].get("blockNumber"), "block"), kv[0])):
-            moved = _value_moved(tr)
+        for (tx_hash, trace_address), (tr, block) in sorted(found.items(), key=lambda kv: (kv[1][1], kv[0])):
+            try:
+                moved = _value_moved(tr)
+            except MalformedResponseError as exc:
+                self._reject(TRACES, _trace_party(tr, wanted), tx_hash, block, _problem(exc))
+                continue
             if moved is None or tr.get("error"):
                 continue
             src, dst, amount = moved
+            if not lo <= block <= hi:
+                self._reject(TRACES, _trace_party(tr, wanted), tx_hash, block,
+                             f"block {block} is outside the blocks asked for ({lo}..{hi})")
+                continue
+            if src not in wanted and dst not in wanted:
+                self._reject(TRACES, "", tx_hash, block, "neither side is an address asked for")
+                continue
             memo = memo_from_input(tr["action"].get("input")) if not trace_address else None
-            candidates.append((tx_hash, trace_address, _hex_int(tr.get("blockNumber"), "block"), src, dst, amount,
-                               memo))
+            candidates.append((tx_hash, trace_address, block, src, dst, amount, memo))
         # A top-level call without an error is the transaction itself succeeding; only a nested call
         # needs the receipt, since a later revert of its transaction undoes it.
         ok = {c[0] for c in candidates if not c[1]} | self._succeeded({c[0] for c in candidates if c[1]})
@@ -416,12 +547,24 @@ class NodeSource:
                     continue
                 self._timestamps[n] = _hex_int(block.get("timestamp"), "timestamp")
                 for tx in block.get("transactions") or []:
+                    if not isinstance(tx, dict):
+                        continue  # a block lists everyone's transactions: only ours are records of ours
                     src = str(tx.get("from") or "").lower()
                     dst = str(tx.get("to") or "").lower()
-                    value = _hex_int(tx.get("value", "0x0"), "value")
-                    if value and dst and (src in wanted or dst in wanted):
-                        candidates.append((str(tx["hash"]).lower(), n, src, dst, value,
-                                           memo_from_input(tx.get("input"))))
+                    if src not in wanted and dst not in wanted:
+                        continue
+                    try:
+                        tx_hash = _tx_hash(tx.get("hash"))
+                        value = _amount(tx.get("value", "0x0"), "value")
+                        _addr(src, "transaction sender")
+                        if dst:
+                            _addr(dst, "transaction recipient")
+                    except MalformedResponseError as exc:
+                        self._reject(BLOCKS, src if src in wanted else dst, _readable_hash(tx.get("hash")), n,
+                                     _problem(exc))
+                        continue
+                    if value > 0 and dst:
+                        candidates.append((tx_hash, n, src, dst, value, memo_from_input(tx.get("input"))))
         ok = self._succeeded({c[0] for c in candidates})
         return [
             Transfer(tx_hash=h, kind=NATIVE, position="0", block=n, timestamp=self._timestamps[n],
@@ -447,12 +590,12 @@ def _value_moved(tr: dict) -> tuple[str, str, int] | None:
     if kind == "call":
         if action.get("callType", "call") not in ("call",):
             return None  # delegatecall / staticcall / callcode move no value between accounts
-        value = _hex_int(action.get("value", "0x0"), "value")
+        value = _amount(action.get("value", "0x0"), "value")
         if value <= 0:
             return None
         return _addr(action.get("from"), "trace from"), _addr(action.get("to"), "trace to"), value
     if kind == "create":
-        value = _hex_int(action.get("value", "0x0"), "value")
+        value = _amount(action.get("value", "0x0"), "value")
         result = tr.get("result") or {}
         if not isinstance(result, dict):
             raise MalformedResponseError("node answered a trace whose result is not an object")
@@ -460,7 +603,7 @@ def _value_moved(tr: dict) -> tuple[str, str, int] | None:
             return None
         return _addr(action.get("from"), "trace from"), _addr(result.get("address"), "created address"), value
     if kind in ("suicide", "selfdestruct"):
-        value = _hex_int(action.get("balance", "0x0"), "balance")
+        value = _amount(action.get("balance", "0x0"), "balance")
         if value <= 0:
             return None
         return _addr(action.get("address"), "trace address"), _addr(action.get("refundAddress"), "refund"), value
@@ -486,3 +629,39 @@ def _decode_decimals(result) -> int:
     except ValueError:
         return 0
     return value if value <= 255 else 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Log:
+    """A checked ERC-20 Transfer log."""
+
+    tx_hash: str
+    log_index: int
+    block: int
+    token: str
+    from_addr: str
+    to_addr: str
+    amount: int
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _topic_address(topic) -> str | None:
+    """The address an indexed address topic holds (32 bytes, the first 12 zero), else None."""
+    text = str(topic or "").lower() if isinstance(topic, str) else ""
+    if not _HEX_WORD.fullmatch(text) or text[2:26] != "0" * 24:
+        return None
+    return "0x" + text[26:]
+
+
+def _trace_party(tr: dict, wanted: set[str]) -> str:
+    """Best effort: which queried address a trace is about ("" if none can be read)."""
+    action = tr.get("action") if isinstance(tr.get("action"), dict) else {}
+    result = tr.get("result") if isinstance(tr.get("result"), dict) else {}
+    for value in (action.get("from"), action.get("to"), action.get("address"), action.get("refundAddress"),
+                  result.get("address")):
+        if isinstance(value, str) and value.lower() in wanted:
+            return value.lower()
+    return ""
