@@ -65,7 +65,7 @@ class TracerGroup(click.Group):
         except sqlite3.Error as exc:  # a store failing under a read (damaged, unreadable, vanished)
             if os.environ.get("TRACER_DEBUG"):
                 raise
-            _fail(store_error(Path("(the store)"), exc, "read it"), 4)
+            _fail(store_error(None, exc, "read it"), 4)
         except OSError as exc:  # the disk, a file or a folder refused (full, read-only, missing)
             if os.environ.get("TRACER_DEBUG"):
                 raise
@@ -314,7 +314,7 @@ def _print_trace_summary(result, verbose: bool) -> None:
     if verbose:
         for h in result.hops:
             click.echo(f"hop {h.hop}: {h.addresses} addresses ({h.followed} followed)")
-    for line in news_lines(result.news, for_terminal):
+    for line in news_lines(result.news, lambda text: for_terminal(text, limit=200)):  # a 10 KB label stays one line
         click.echo(line)
     earlier = [r for r in result.news.covers_runs if r != result.run_id]
     click.echo(

@@ -2,7 +2,8 @@
 
 Stages (each in its own process, so peak RSS is per stage): insert (through
 Store.commit_fetch, one atomic commit per address, as a trace does), graph
-(build the MultiDiGraph with taint), graphml / gexf / csv (export), show
+(build the MultiDiGraph with taint), integrity (the quick_check a trace runs before writing), news
+(what a first run announces), graphml / gexf / csv (export), show
 (the busiest address), exits (ranked table), report (the HTML case report). Wall time and peak RSS.
 
     .venv/bin/python benchmarks/scale.py                    # 1,000,000 transfers
@@ -25,7 +26,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
-STAGES = ("insert", "graph", "graphml", "gexf", "csv", "show", "exits", "report")
+STAGES = ("insert", "integrity", "news", "graph", "graphml", "gexf", "csv", "show", "exits", "report")
 # networkx's writer at a million edges takes minutes and gigabytes: compare on a smaller store with --stages compare
 
 
@@ -52,6 +53,7 @@ def stage(name: str, db: Path, out_dir: Path, transfers: int) -> dict:
         info["generated_s"] = round(time.monotonic() - t0, 1)
         t0 = time.monotonic()
         store = Store.open(db)
+        run_id = store.start_run({"benchmark": "scale"})  # run 1: the news stage reads what it added
         batch, size = [], 0
         for address, items in by_address.items():  # as a trace flushes them: complete addresses, batched
             batch.append((address, items, {"txlist": Cursor(0, theft.chain.head)}))
@@ -61,6 +63,7 @@ def stage(name: str, db: Path, out_dir: Path, transfers: int) -> dict:
                 batch, size = [], 0
         store.commit_fetches(batch, "bench", 1)
         store.set_trace_state({a: (1, 0, "eoa", True) for a in by_address} | {theft.seed_address: (0, 0, "seed", True)}, 1)
+        store.finish_run(run_id, "ok")
         info["transfers"] = store.count_transfers()
         info["addresses"] = store.conn.execute("SELECT count(*) FROM addresses").fetchone()[0]
         store.close()
@@ -109,6 +112,13 @@ def stage(name: str, db: Path, out_dir: Path, transfers: int) -> dict:
                 "SELECT from_addr, count(*) c FROM transfers GROUP BY from_addr ORDER BY c DESC LIMIT 1").fetchone()[0]
             t0 = time.monotonic()
             info["counterparties"] = len(address_summary(store, busiest)["counterparties"])
+        elif name == "integrity":  # what every trace pays before it writes (PRAGMA quick_check)
+            store.check_integrity()
+        elif name == "news":  # what the first run announces: every transfer is new (the worst case)
+            from tracer.news import whats_new
+
+            news = whats_new(store)
+            info["new_transfers"], info["new_exits"] = news.new_transfers, len(news.new_exits)
         elif name == "exits":
             from tracer.report import exits_table
 

@@ -423,6 +423,81 @@ def test_a_trace_with_hostile_rows_stores_the_good_transfers_and_names_the_bad(t
     assert by_reason["neither side is the address asked for"].tx_hash == tx(0xBAD3)
 
 
+def test_the_analyst_is_told_which_records_were_skipped_and_the_run_keeps_them(tmp_path):
+    """A warning per bad record on stderr (bounded), the count in --json, the names in the run's row."""
+    import json
+
+    from helpers import run_cli
+
+    chain = Chain.from_fixtures()
+    chain.injected[("txlist", EXPLOITER)] = hostile_seed_rows(chain)
+    db = tmp_path / "case.db"
+    with ExplorerServer(chain) as server:
+        result = run_cli("trace", EXPLOITER, "--db", db, "--explorer-url", server.url, "--rate", "200", "--json",
+                         "--quiet", "--hops", "1")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rejected_records"] == 5
+    warnings = result.stderr.splitlines()
+    assert warnings[0].startswith("tracer: warning: skipped 5 malformed or out-of-range records")
+    assert len(warnings) == 6 and all(EXPLOITER in w and "txlist" in w for w in warnings[1:])
+    assert any(tx(0xBAD1) in w and "value is negative" in w for w in warnings)
+    conn = sqlite3.connect(db)
+    count, detail = conn.execute("SELECT rejected, rejected_detail FROM runs").fetchone()
+    conn.close()
+    assert count == 5 and {r["tx_hash"] for r in json.loads(detail)} >= {tx(0xBAD1), tx(0xBAD2), tx(0xBAD3)}
+
+
+_SERVED: dict = {}
+
+
+def _served_fixture_chain():
+    """One local explorer over the real records for every hypothesis example (a server per example is slow)."""
+    if not _SERVED:
+        chain = Chain.from_fixtures()
+        server = ExplorerServer(chain).start()
+        clean = ExplorerClient(Endpoint(server.url, None, 1000.0, "t"), rate=1000, page_size=50)
+        head = chain.head
+        _SERVED.update(chain=chain, server=server, head=head,
+                       clean={a: clean.fetch_range(a, EXPLOITER, 0, head) for a in ("txlist", "tokentx")})
+        clean.close()
+    return _SERVED
+
+
+def _mangled_row(template: dict):
+    field_values = st.one_of(junk, st.just("-1"), st.just("0x12"), st.just(str(2**256)), st.just(""),
+                             st.just(str(10**12)), st.just(X))
+    return st.one_of(junk, st.builds(lambda f, v: {**template, f: v}, st.sampled_from(sorted(template)), field_values))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_random_malformed_records_through_the_explorer_path_never_stop_it(data):
+    """Junk mixed into a real address's answers, paged over HTTP by the real client (pages of 50):
+    the fetch goes on, returns exactly the clean transfers, and names every junk row it did not drop."""
+    served = _served_fixture_chain()
+    action = data.draw(st.sampled_from(["txlist", "tokentx"]))
+    template = next(r for r in served["chain"].records[action] if r["from"].lower() == EXPLOITER)
+    junk_rows = data.draw(st.lists(_mangled_row(template), min_size=1, max_size=5))
+    served["chain"].injected[(action, EXPLOITER)] = junk_rows
+    served["chain"]._index.clear()
+    client = ExplorerClient(Endpoint(served["server"].url, None, 1000.0, "t"), rate=1000, page_size=50)
+    try:
+        got = client.fetch_range(action, EXPLOITER, 0, served["head"])
+    except MalformedResponseError:
+        # only a page made wholly of unusable rows may be refused as a malformed answer, never a raise otherwise
+        assert len(junk_rows) >= 50
+        return
+    finally:
+        served["chain"].injected.clear()
+        client.close()
+    clean_keys = {t.key for t in served["clean"][action]}
+    assert clean_keys <= {t.key for t in got}  # nothing real was lost
+    extra = [t for t in got if t.key not in clean_keys]  # a mangled copy that is still a valid, relevant row
+    assert all(t.from_addr == EXPLOITER or t.to_addr == EXPLOITER for t in extra)
+    assert all(0 <= t.block <= served["head"] and 0 <= t.amount < 2**256 for t in got)
+    assert len(client.rejected) <= len(junk_rows) * 2  # the probe and a continuation may each see a row
+
+
 # ---- the node source: the same skip-and-record for logs, traces and scanned transactions ----------
 
 class FakeRpc:

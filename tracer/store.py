@@ -210,7 +210,7 @@ def storable(text: str | None) -> str | None:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def store_error(path: Path, exc: sqlite3.Error, doing: str) -> StoreError:
+def store_error(path: Path | None, exc: sqlite3.Error, doing: str) -> StoreError:
     """One line an analyst can act on, for what SQLite said while `doing` something."""
     text = str(exc)
     low = text.lower()
@@ -221,12 +221,13 @@ def store_error(path: Path, exc: sqlite3.Error, doing: str) -> StoreError:
     elif "malformed" in low or "not a database" in low or "corrupt" in low:
         why = f"the store is damaged ({text}); restore it from a backup"
     elif "locked" in low or "busy" in low:
-        return StoreBusyError(f"store {path} is in use by another program; try again when it finishes")
+        return StoreBusyError(f"{f'store {path}' if path else 'the store'} is in use by another program; "
+                              "try again when it finishes")
     elif "unable to open" in low:
         why = "the file cannot be opened (check its folder's permissions)"
     else:
         why = text
-    return StoreError(f"store {path}: cannot {doing}: {why}")
+    return StoreError(f"{f'store {path}' if path else 'the store'}: cannot {doing}: {why}")
 
 
 def _flags_text(flags: Iterable[str]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..models import Transfer
+from ..records import RejectedRecord
 from .base import FetchTask
 from .explorer import ExplorerClient
 from .node import LOGS, NodeSource
@@ -34,6 +35,11 @@ class CombinedSource:
     @property
     def rate_limited(self) -> int:
         return self.node.rate_limited + self.explorer.rate_limited
+
+    @property
+    def rejected(self) -> list[RejectedRecord]:
+        """Malformed or out-of-range records both halves skipped (node first, then explorer)."""
+        return [*list(self.node.rejected), *list(self.explorer.rejected)]
 
     def head_block(self) -> int:
         return self.node.head_block()

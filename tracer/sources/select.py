@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import InputError
-from ..records import RejectedRecord
 from .combined import CombinedSource
 from .explorer import ExplorerClient, choose_endpoint
 from .jsonrpc import JsonRpcClient
@@ -28,17 +27,6 @@ class SourceSettings:
     page_size: int = 10_000
     chunk_size: int = 500
     batch_size: int = 100
-
-
-class _CombinedSource(CombinedSource):
-    """CombinedSource with the Source.rejected of both halves (node first, then explorer).
-
-    Belongs in combined.py; kept here while that file is someone else's to edit.
-    """
-
-    @property
-    def rejected(self) -> list[RejectedRecord]:
-        return [*list(self.node.rejected), *list(self.explorer.rejected)]
 
 
 def make_source(s: SourceSettings, warn: Callable[[str], None]):
@@ -67,5 +55,5 @@ def make_source(s: SourceSettings, warn: Callable[[str], None]):
         return node()
     if s.rpc_url:
         explorer_configured = bool(s.explorer_url or s.api_key)
-        return _CombinedSource(node(), explorer()) if explorer_configured else node()
+        return CombinedSource(node(), explorer()) if explorer_configured else node()
     return explorer()
