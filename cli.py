@@ -19,6 +19,7 @@ from tracer import __version__
 from tracer.addresses import checksum, parse_address
 from tracer.errors import InputError, TracerError
 from tracer.safe_text import for_spreadsheet, for_terminal
+from tracer.sources.dialects import DIALECT_NAMES as DIALECT_CHOICES
 from tracer.store import store_error
 
 DEFAULT_DB = "tracer.db"
@@ -128,8 +129,12 @@ def _source_options(f):
         click.option("--chain-id", default=1, show_default=True, type=click.IntRange(1),
             help="Chain id (Etherscan V2 chainid; checked against the node's eth_chainId)."),
         click.option("--rate", type=click.FloatRange(0.1, 1000), help="Calls per second (default 3 Etherscan, 5 Blockscout)."),
-        click.option("--page-size", default=10000, show_default=True, type=click.IntRange(1, 10000),
-            help="Records per explorer page."),
+        click.option("--page-size", type=click.IntRange(1, 10000),
+            help="Records per explorer page (default: the service's cap: 1,000 on Etherscan, whose free tier serves "
+                 "no more; up to 10,000 with a paid key or Blockscout)."),
+        click.option("--explorer-dialect", "explorer_dialect", type=click.Choice(DIALECT_CHOICES), default="auto",
+            show_default=True, help="How the explorer answers: etherscan (V2), blockscout (per instance), "
+                 "blockscout-pro; auto: known from the host, else from its first answer."),
         click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(0.1), help="Seconds per request."),
         click.option("--retries", default=5, show_default=True, type=click.IntRange(0, 50), help="Retries of a failed request."),
     ]
@@ -139,7 +144,7 @@ def _source_options(f):
 
 
 def _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate, page_size,
-                 timeout, retries):
+                 explorer_dialect, timeout, retries):
     from tracer.sources.select import SourceSettings, make_source
 
     # click hands an empty environment variable over as "not given" (None); an explicitly
@@ -151,7 +156,8 @@ def _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explore
         rpc_url = ""
     settings = SourceSettings(
         mode=source_mode, rpc_url=rpc_url, explorer_url=explorer_url,
-        api_key=os.environ.get("ETHERSCAN_API_KEY") or None, chain_id=chain_id, rate=rate, rpc_rate=rpc_rate,
+        api_key=os.environ.get("ETHERSCAN_API_KEY") or None, blockscout_key=os.environ.get("BLOCKSCOUT_API_KEY") or None,
+        dialect=None if explorer_dialect == "auto" else explorer_dialect, chain_id=chain_id, rate=rate, rpc_rate=rpc_rate,
         timeout=timeout, retries=retries, page_size=page_size, chunk_size=chunk_size, batch_size=batch_size,
     )
     return make_source(settings, warn=lambda msg: click.echo(f"tracer: warning: {redact(msg)}", err=True))
@@ -217,7 +223,8 @@ def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries):
               help="Also print the per-hop counts and the summary when nothing is new (by default a run that "
                    "found nothing prints nothing, so cron mails only news).")
 def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_tokens, db_path, source_mode, rpc_url,
-          rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate, page_size, timeout, retries, reorg_margin,
+          rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate, page_size, explorer_dialect, timeout, retries,
+          reorg_margin,
           link_mixers, follow_mixer_links, mixer_window_days, follow_bridges, no_screen, graphml_path, as_json,
           fail_on_new, quiet, verbose) -> None:
     """Trace ADDRESSES (or a --case) hop by hop and keep the result in the store.
@@ -244,7 +251,7 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
     if graphml_path and not Path(graphml_path).resolve().parent.exists():
         raise InputError(f"--graphml: directory {Path(graphml_path).parent} does not exist")
     source = _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate,
-                          page_size, timeout, retries)
+                          page_size, explorer_dialect, timeout, retries)
     if follow_bridges:
         source = _with_other_chains(source, explorer_url, rate, page_size, timeout, retries)
     options = TraceOptions(hops=hops, min_value_wei=min_value_wei, max_degree=max_degree,
@@ -270,6 +277,10 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
         store.check_integrity()
         result = Tracer(store, source, options, make_progress(quiet)).run(starts, params)
         _warn_rejected(result.rejected)
+        if result.unindexed:
+            click.echo(f"tracer: warning: the explorer has not indexed all internal transactions of "
+                       f"{len(result.unindexed)} address(es) yet; what it had is kept and the next run asks again",
+                       err=True)
         something_new = result.news.anything
         if as_json:
             click.echo(json.dumps(result.to_json(), ensure_ascii=False))
@@ -532,7 +543,7 @@ def exits(db_path: str, model: str, min_value: str, fmt: str, as_json: bool, as_
 @click.option("--min-confidence", default=0.0, show_default=True, type=click.FloatRange(0, 1))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def mixer_links(db_path, source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate,
-                page_size, timeout, retries, window_days, min_confidence, as_json) -> None:
+                page_size, explorer_dialect, timeout, retries, window_days, min_confidence, as_json) -> None:
     """Propose which Tornado Cash withdrawals may be the traced deposits coming back out.
 
     Every link is a candidate with a confidence and the heuristics that fired, never a fact.
@@ -545,7 +556,7 @@ def mixer_links(db_path, source_mode, rpc_url, rpc_rate, chunk_size, batch_size,
     try:
         store.acquire_lock()
         source = _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate,
-                              page_size, timeout, retries)
+                              page_size, explorer_dialect, timeout, retries)
         link_mixers(store, source, source.head_block(), window_days)
         rows = [dict(r) for r in store.link_rows(min_confidence)]
     finally:
@@ -599,9 +610,10 @@ def main(argv: list[str] | None = None) -> None:
 def redact(message: str) -> str:
     """Belt and braces for messages we did not write (an unexpected exception): no API key, no
     credentials or key-bearing path of a URL."""
-    key = os.environ.get("ETHERSCAN_API_KEY")
-    if key:
-        message = message.replace(key, "***")
+    for env in ("ETHERSCAN_API_KEY", "BLOCKSCOUT_API_KEY"):
+        key = os.environ.get(env)
+        if key:
+            message = message.replace(key, "***")
     message = re.sub(r"(https?://)[^/\s@]+@", r"\1***@", message)
     return re.sub(r"(https?://[^/\s?#]+)[/?#]\S*", r"\1/…", message)
 

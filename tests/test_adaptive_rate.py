@@ -151,7 +151,7 @@ def _steady_rate(times: list[float]) -> float:
 def test_rate_50_against_a_3_per_second_server_gets_everything_at_the_servers_rate(dialect):
     calls = 21
     with LimitedServer(3, dialect) as server:
-        client = ExplorerClient(Endpoint(server.url, None, 5.0, "t"), rate=50, timeout=5.0)
+        client = ExplorerClient(Endpoint(server.url, None, 5.0, "t", "etherscan"), rate=50, timeout=5.0)
         pairs = [(_address(i), _address(10_000 + i)) for i in range(calls - 3)]
         tasks = [FetchTask(_address(i), "txlist", 0, 100) for i in range(3)]
         t0 = time.monotonic()
@@ -177,7 +177,7 @@ def test_rate_50_against_a_3_per_second_server_gets_everything_at_the_servers_ra
 @pytest.mark.parametrize("dialect", ["etherscan", "blockscout"])
 def test_a_server_that_never_recovers_still_ends_in_a_clear_error(dialect):
     with LimitedServer(0, dialect) as server:  # refuses everything
-        client = ExplorerClient(Endpoint(server.url, None, 5.0, "t"), rate=50, timeout=5.0,
+        client = ExplorerClient(Endpoint(server.url, None, 5.0, "t", "etherscan"), rate=50, timeout=5.0,
                                 rate_limit_retries=3, throttle_pause=0.05)
         t0 = time.monotonic()
         try:

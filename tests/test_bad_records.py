@@ -269,7 +269,7 @@ class ScriptedExplorer(ExplorerClient):
 
     def __init__(self, good: list[dict], hostile: list, where: str = "front", page_size: int = 4,
                  ignore_start: bool = False):
-        super().__init__(Endpoint("http://127.0.0.1:9/api", 1, 100.0, "scripted"), page_size=page_size)
+        super().__init__(Endpoint("http://127.0.0.1:9/api", 1, 100.0, "scripted", "etherscan"), page_size=page_size)
         self.good, self.hostile, self.where, self.ignore_start = good, hostile, where, ignore_start
         self.calls = 0
 

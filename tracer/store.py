@@ -464,6 +464,10 @@ class Store:
                 (time.time(), status, *counts.values(), run_id),
             )
 
+    def set_run_params(self, run_id: int, params: dict) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE runs SET params=? WHERE id=?", (json.dumps(params, sort_keys=True), run_id))
+
     # ---- news, announced once ----------------------------------------------------
     def unannounced_runs(self, up_to: int) -> list[int]:
         """Runs up to `up_to` whose additions no printed news has covered yet (killed, failed, or whose

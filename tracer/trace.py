@@ -93,6 +93,7 @@ class TraceResult:
     unchanged: int = 0
     news: News | None = None  # what the run added, per hop, as the nightly message says it
     rejected: list[dict] = field(default_factory=list)  # malformed or out-of-range records skipped, named
+    unindexed: set[str] = field(default_factory=set)  # addresses whose internal transactions were not all indexed
 
     def to_json(self) -> dict:
         return {
@@ -111,6 +112,7 @@ class TraceResult:
             "hops": [asdict(h) for h in self.hops],
             "news": self.news.to_json() if self.news else None,
             "rejected_records": len(self.rejected),
+            "not_yet_indexed": sorted(self.unindexed),
             "rejected": self.rejected[:100],
         }
 
@@ -166,6 +168,9 @@ class Tracer:
         result = TraceResult(run_id=run_id, head_block=-1, seeds=list(seeds))
         try:
             result.head_block = self.source.head_block()
+            dialect = getattr(self.source, "dialect_name", None)
+            if dialect and params is not None:  # known only now: from the host, or the explorer's first answer
+                self.store.set_run_params(run_id, {**params, "explorer_dialect": dialect})
             self._walk(seeds, result)
             result.news = whats_new(self.store, run_id, hops={a: n.hop for a, n in result.nodes.items()},
                                     follow_unverified=self.options.follow_unverified_tokens)
@@ -195,6 +200,10 @@ class Tracer:
             raise
         finally:
             self.progress.finish()
+
+    def _take_incomplete(self, address: str) -> set[str]:
+        take = getattr(self.source, "take_incomplete", None)
+        return take(address) if take else set()
 
     def _rejected(self) -> list[dict]:
         """Records the source skipped as malformed or out of range (see records.RejectedRecord)."""
@@ -421,6 +430,13 @@ class Tracer:
             """Complete: into the next transaction. Flushed every half second (or 100,000 transfers),
             so a run killed at any moment loses at most the last half second's addresses."""
             nonlocal batch_size
+            for action in self._take_incomplete(address):
+                # the service had not indexed all of these blocks yet (Blockscout's status "2"): keep what came,
+                # but leave the cursor where it was, so the next run asks for these blocks again
+                reach = nodes[address].reach_block
+                cursors[address][action] = self.store.cursor(address, action) or Cursor(reach, reach - 1)
+                if result is not None:
+                    result.unindexed.add(address)
             items = list({t.key: t for t in collected.pop(address, [])}.values())
             batch.append((address, items, cursors[address]))
             batch_size += len(items)

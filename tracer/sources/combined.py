@@ -44,6 +44,14 @@ class CombinedSource:
     def head_block(self) -> int:
         return self.node.head_block()
 
+    @property
+    def dialect_name(self) -> str:
+        return self.explorer.dialect_name
+
+    def take_incomplete(self, address: str) -> set[str]:
+        """Native and internal ETH come from the explorer, which may not have indexed them all yet."""
+        return self.explorer.take_incomplete(address)
+
     def codes(self, addresses: list[str]) -> Iterator[tuple[str, str]]:
         return self.node.codes(addresses)
 

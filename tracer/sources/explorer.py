@@ -1,14 +1,22 @@
-"""Block-explorer source speaking the Etherscan API (V2) shape.
+"""Block-explorer source speaking the Etherscan API shape, in each service's dialect.
 
-Works with Etherscan V2 (key required), Blockscout's keyless compatible
-API, and anything else answering the same shape (the tests' local server).
+Works with Etherscan V2 (key required), Blockscout's per-instance API
+(keyless), the Blockscout PRO API (key required), and anything else that
+answers one of those dialects (detected from its first answer; see
+dialects.py for what differs between them).
 
-What the explorer's API makes us do, and why:
-- Results are capped at a 10,000-record window (page x offset <= 10000), so
-  history is paged by moving the *block* cursor: ask from block B sorted
-  ascending; if a page comes back full, its last block may be cut short,
-  so drop that block's rows and ask again starting at it. Every fetch thus
-  holds whole blocks, which keeps transfer positions deterministic.
+What the explorers' APIs make us do, and why:
+- An answer holds at most a page of rows, and the page a service really
+  serves may be smaller than asked without saying so (Etherscan's free tier:
+  1,000 since 2026-07-01). The page in force is the smaller of what was
+  asked and the cap known for the service; a page is the last only when it
+  holds fewer rows than that, and a page shorter than asked but exactly at a
+  known cap is a capped page, not the end. History is paged by moving the
+  *block* cursor: ask from block B sorted ascending; if a page comes back
+  full, its last block may be cut short, so drop that block's rows and ask
+  again starting at it. Every fetch thus holds whole blocks, which keeps
+  transfer positions deterministic. "Result window is too large" lowers the
+  page; "Query Timeout" halves the block range; neither is fatal.
 - status "0" is overloaded: "No transactions found" is an empty answer,
   "rate limit reached" (with HTTP 200) means slow down, "Invalid API Key"
   or a daily quota means stop. Only the last kind is final at once.
@@ -33,13 +41,13 @@ from ..errors import MalformedResponseError, QuotaError, RateLimitError, SourceE
 from ..models import Transfer
 from ..records import RejectedRecord, parse_rows, read_block, rejected_record, row_problem
 from .base import FetchTask
+from .dialects import (BLOCKSCOUT, BLOCKSCOUT_INSTANCE, BLOCKSCOUT_PRO, BLOCKSCOUT_PRO_API, DIALECTS, ETHERSCAN,
+                       ETHERSCAN_V2, KNOWN_CAPS, Dialect, dialect_for_host, keys_hint)
 from .pacing import Pacer, retry_pause
 from .urls import validate_url
 
-ETHERSCAN_V2 = "https://api.etherscan.io/v2/api"
-BLOCKSCOUT = "https://eth.blockscout.com/api"
 ACTIONS = ("txlist", "txlistinternal", "tokentx")
-WINDOW = 10_000  # Etherscan's page x offset ceiling
+WINDOW = 10_000  # the page x offset ceiling every service keeps
 
 
 @dataclass(frozen=True)
@@ -48,10 +56,14 @@ class Endpoint:
     chain_id: int | None
     default_rate: float
     name: str
+    dialect: str = "auto"  # etherscan | blockscout | blockscout-pro | auto (known host, else its first answer)
 
 
-def choose_endpoint(api_key: str | None, override: str | None, chain_id: int = 1) -> Endpoint:
-    """Etherscan V2 with a key, Blockscout without, or the URL the user named.
+def choose_endpoint(api_key: str | None, override: str | None, chain_id: int = 1, dialect: str | None = None,
+                    blockscout_key: str | None = None) -> Endpoint:
+    """Etherscan V2 with ETHERSCAN_API_KEY, Blockscout PRO with BLOCKSCOUT_API_KEY, Blockscout's keyless
+    per-instance API with neither, or the URL the user named (its dialect: `dialect`, else known from
+    its host, else detected from its first answer).
 
     An override that is set but empty (an unset shell variable) is an error, not
     "use the default": the default is a public third party.
@@ -59,10 +71,19 @@ def choose_endpoint(api_key: str | None, override: str | None, chain_id: int = 1
     if override is not None:
         validate_url(override, "--explorer-url")
         parts = urlsplit(override)
-        return Endpoint(override, chain_id, 3.0 if api_key else 5.0, f"explorer:{parts.hostname}")
-    if api_key:
-        return Endpoint(ETHERSCAN_V2, chain_id, 3.0, "etherscan")
-    return Endpoint(BLOCKSCOUT, None, 5.0, "blockscout")
+        known = DIALECTS.get(dialect or "") or dialect_for_host(override)
+        rate = known.default_rate if known else (3.0 if api_key else 5.0)
+        return Endpoint(override, chain_id, rate, f"explorer:{parts.hostname}", known.name if known else "auto")
+    chosen = DIALECTS.get(dialect or "")
+    if api_key and chosen in (None, ETHERSCAN):
+        return Endpoint(ETHERSCAN_V2, chain_id, ETHERSCAN.default_rate, "etherscan", "etherscan")
+    if blockscout_key and chosen in (None, BLOCKSCOUT_PRO_API):
+        return Endpoint(BLOCKSCOUT_PRO, chain_id, BLOCKSCOUT_PRO_API.default_rate, "blockscout-pro", "blockscout-pro")
+    if chosen in (ETHERSCAN, BLOCKSCOUT_PRO_API):
+        from ..errors import InputError
+
+        raise InputError(f"--explorer-dialect {chosen.name} needs {chosen.key_env}; " + keys_hint())
+    return Endpoint(BLOCKSCOUT, None, BLOCKSCOUT_INSTANCE.default_rate, "blockscout", "blockscout")
 
 
 @dataclass(frozen=True)
@@ -100,8 +121,29 @@ class _Throttled(Exception):
         self.pause = pause
 
 
+class _UnknownModule(Exception):
+    """HTTP 400 "Unknown module"/"Unknown action": Blockscout has no proxy module (the dialect tells)."""
+
+
+class _WindowTooLarge(Exception):
+    """ "Result window is too large, PageNo x Offset size must be less than or equal to N": ask for less."""
+
+    def __init__(self, limit: int | None):
+        super().__init__()
+        self.limit = limit
+
+
+class _QueryTimeout(Exception):
+    """ "Query Timeout occured. Please select a smaller result dataset": ask for fewer blocks."""
+
+
+class _BatchTooLarge(Exception):
+    """HTTP 413 from an eth-rpc endpoint: fewer calls a batch."""
+
+
+# An empty answer: each service (and each Blockscout action) words it its own way.
 _EMPTY_MARKERS = ("no transactions found", "no records found", "no token transfers found",
-                  "no internal transactions found", "no data found")
+                  "no internal transactions found", "no logs found", "no data found")
 
 
 def _is_rate_limit(text: str) -> bool:
@@ -120,7 +162,19 @@ def _is_rate_limit_body(body: dict[str, Any]) -> bool:
 
 def _is_quota(text: str) -> bool:
     t = text.lower()
-    return "invalid api key" in t or "missing/invalid api key" in t or "daily" in t or "api key" in t and "limit" in t
+    return ("invalid api key" in t or "missing/invalid api key" in t or "daily" in t or "api key" in t and "limit" in t
+            or "out of credits" in t or "too many invalid api key" in t)
+
+
+def _window_limit(text: str) -> int | None:
+    """The N of "Result window is too large, PageNo x Offset size must be less than or equal to N"."""
+    import re
+
+    t = text.lower()
+    if "result window is too large" not in t:
+        return None
+    found = re.search(r"less than or equal to (\d+)", t)
+    return int(found.group(1)) if found else 1000
 
 
 class ExplorerClient:
@@ -136,15 +190,23 @@ class ExplorerClient:
         rate_limit_retries: int = 10,
         backoff: float = 0.5,
         throttle_pause: float = 1.0,
-        page_size: int = WINDOW,
+        page_size: int | None = None,
         workers: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        if not 1 <= page_size <= WINDOW:
+        if page_size is not None and not 1 <= page_size <= WINDOW:
             raise ValueError(f"page size must be 1..{WINDOW}")
         self.endpoint = endpoint
         self.name = endpoint.name
         self._api_key = api_key
+        # The service's dialect: named, known from the host, or (None) read from its first answer.
+        self.dialect: Dialect | None = DIALECTS.get(endpoint.dialect) or dialect_for_host(endpoint.url)
+        self._dialect_lock = threading.Lock()
+        self._asked_page_size = page_size  # None: the dialect's own (Etherscan 1,000, Blockscout 10,000)
+        self._learned_cap: int | None = None  # a smaller cap the service turned out to serve
+        self._batch = 5  # JSON-RPC calls per POST where the dialect POSTs them (shrinks on HTTP 413)
+        self._first_head: int | None = None  # the head read while detecting the dialect
+        self.incomplete: dict[str, set[str]] = {}  # address -> actions the service has not finished indexing
         self.rate = rate or endpoint.default_rate
         self.pacer = Pacer(self.rate)
         self._give_ups = 0  # rate-limit give-ups so far (see _back_off)
@@ -153,7 +215,6 @@ class ExplorerClient:
         self.rate_limit_retries = rate_limit_retries
         self.backoff = backoff
         self.throttle_pause = throttle_pause
-        self.page_size = page_size
         # Enough calls in flight to keep the pacer busy through round trips up to ~2 s.
         self.workers = workers or max(4, min(32, int(self.rate * 2) + 2))
         self._sleep = sleep
@@ -174,6 +235,60 @@ class ExplorerClient:
         return self.stats.requests
 
     @property
+    def page_size(self) -> int:
+        """Rows asked for per page: what the user asked (--page-size), else the dialect's cap, never more
+        than a cap the service was seen to enforce."""
+        dialect = self.dialect or ETHERSCAN  # undetected: the safe, smaller page
+        size = self._asked_page_size or dialect.list_cap
+        return min(size, self._learned_cap) if self._learned_cap else size
+
+    def _learn_cap(self, cap: int) -> None:
+        with self._dialect_lock:
+            if self._learned_cap is None or cap < self._learned_cap:
+                self._learned_cap = cap
+
+    @property
+    def dialect_name(self) -> str:
+        return self.dialect.name if self.dialect else "auto"
+
+    def take_incomplete(self, address: str) -> set[str]:
+        """Actions of `address` whose answers said the service has not processed the whole range yet
+        (Blockscout's status "2"): their cursors must not move past it (the tracer asks again next run)."""
+        with self._dialect_lock:
+            return self.incomplete.pop(address, set())
+
+    def resolved_dialect(self) -> Dialect:
+        """The dialect in use, detecting it from the first answer where the host did not tell."""
+        if self.dialect is None:
+            with self._dialect_lock:
+                if self.dialect is None:
+                    self._detect()
+        return self.dialect  # type: ignore[return-value]
+
+    def _detect(self) -> None:
+        """An unknown host: Etherscan-like services answer module=proxy; Blockscout has no proxy module and
+        says "Unknown module" (HTTP 400). The head block read on the way is kept for head_block()."""
+        self.dialect = ETHERSCAN
+        try:
+            body = self._call({"module": "proxy", "action": "eth_blockNumber"})
+        except _UnknownModule:
+            self.dialect = BLOCKSCOUT_INSTANCE
+            return
+        if body.get("status") == "0":  # the envelope: an Etherscan-like refusal (a bad key is final)
+            text = f"{body.get('message', '')} {body.get('result') if isinstance(body.get('result'), str) else ''}"
+            if _is_quota(text):
+                raise QuotaError(f"explorer {self._host} refused: {_clean(text)}")
+        try:
+            self._first_head = int(body.get("result"), 16)
+        except (TypeError, ValueError):
+            pass  # another error answer: head_block() asks again and says what is wrong
+
+    @property
+    def _key(self) -> str | None:
+        dialect = self.dialect
+        return self._api_key if dialect is None or dialect.key_env else None
+
+    @property
     def rate_limited(self) -> int:
         return self.stats.rate_limited
 
@@ -192,13 +307,67 @@ class ExplorerClient:
                 fut.cancel()
 
     def codes(self, addresses: list[str]) -> Iterator[tuple[str, str]]:
+        if addresses and self.resolved_dialect().rpc_batch:
+            for address, code in self._rpc_many("eth_getCode", [[a, "latest"] for a in addresses], addresses):
+                yield address, _hex_code(code, self._host)
+            return
         yield from self._run(self.get_code, addresses)
 
     def receipts(self, tx_hashes: list[str]) -> Iterator[tuple[str, dict | None]]:
+        if tx_hashes and self.resolved_dialect().rpc_batch:
+            yield from self._rpc_many("eth_getTransactionReceipt", [[h] for h in tx_hashes], tx_hashes, dict)
+            return
         yield from self._run(lambda h: self._proxy("eth_getTransactionReceipt", expect=dict, txhash=h), tx_hashes)
 
     def transactions(self, tx_hashes: list[str]) -> Iterator[tuple[str, dict | None]]:
+        if tx_hashes and self.resolved_dialect().rpc_batch:
+            yield from self._rpc_many("eth_getTransactionByHash", [[h] for h in tx_hashes], tx_hashes, dict)
+            return
         yield from self._run(lambda h: self._proxy("eth_getTransactionByHash", expect=dict, txhash=h), tx_hashes)
+
+    def _rpc_many(self, method: str, params: list[list], keys: list, expect: type = str) -> Iterator[tuple[Any, Any]]:
+        """One JSON-RPC method over many params, POSTed in batches (Blockscout: at most 5 a batch)."""
+        size = max(1, min(self._batch, self.resolved_dialect().rpc_batch))
+        chunks = [list(zip(keys[i: i + size], params[i: i + size])) for i in range(0, len(keys), size)]
+
+        def one(chunk):
+            return list(zip([k for k, _ in chunk], self._rpc_post([(method, p) for _, p in chunk], expect)))
+
+        for _, answers in self._run(one, chunks):
+            yield from answers
+
+    def _rpc_post(self, calls: list[tuple[str, list]], expect: type = str) -> list:
+        """A JSON-RPC batch to the dialect's eth-rpc URL; results in call order (None: unknown to it)."""
+        payload = [{"jsonrpc": "2.0", "id": i + 1, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+        try:
+            answer = self._call({"module": "eth-rpc", "action": calls[0][0]}, post=payload)
+        except _BatchTooLarge:
+            if len(calls) == 1:
+                raise SourceError(f"explorer {self._host} refuses even one JSON-RPC call a request (HTTP 413)") \
+                    from None
+            with self._dialect_lock:
+                self._batch = max(1, len(calls) // 2)
+            half = len(calls) // 2
+            return self._rpc_post(calls[:half], expect) + self._rpc_post(calls[half:], expect)
+        if isinstance(answer, dict):
+            if "status" in answer:  # the API's envelope, not JSON-RPC: an error
+                raise SourceError(f"explorer {self._host} {calls[0][0]} failed: {_clean(str(answer.get('message')))}")
+            answer = [answer]
+        by_id = {a.get("id"): a for a in answer if isinstance(a, dict)}
+        out = []
+        for i, (method, _) in enumerate(calls):
+            a = by_id.get(i + 1)
+            if a is None:
+                raise MalformedResponseError(f"explorer {self._host} {method}: an answer is missing from the batch")
+            err = a.get("error")
+            if err is not None:  # Blockscout's own methods: a plain string; proxied ones: the node's error object
+                msg = err.get("message") if isinstance(err, dict) else err
+                raise SourceError(f"explorer {self._host} {method} failed: {_clean(str(msg))}")
+            result = a.get("result")
+            if result is not None and not isinstance(result, expect):
+                raise MalformedResponseError(f"explorer {self._host} {method}: expected a {expect.__name__} result")
+            out.append(result)
+        return out
 
     def logs(self, address: str, topic0: str, start: int, end: int) -> list[dict]:
         """Event logs of one contract, paged by block cursor like the account lists (1,000 a page)."""
@@ -231,8 +400,10 @@ class ExplorerClient:
             if not isinstance(result, list):
                 raise MalformedResponseError(f"explorer {self._host} balancemulti: expected a list")
             out = {}
-            for row in result:
+            for row in result:  # keyed by account: Blockscout lists addresses it does not know first
                 try:
+                    if row["balance"] is None:
+                        continue  # Blockscout: balance not fetched yet; unknown, so the address is fetched
                     out[str(row["account"]).lower()] = int(str(row["balance"]))
                 except (KeyError, TypeError, ValueError):
                     raise MalformedResponseError(f"explorer {self._host} balancemulti: malformed row") from None
@@ -257,10 +428,14 @@ class ExplorerClient:
         return {pair: value for pair, value in self._run(one, pairs)}
 
     def probes(self, requests: list[tuple[str, int, int]]) -> Iterator[Probe]:
+        if requests:
+            self.resolved_dialect()
         for _, probe in self._run(lambda r: self.probe(*r), requests):
             yield probe
 
     def fetch(self, tasks: list[FetchTask]) -> Iterator[tuple[FetchTask, list[Transfer]]]:
+        if tasks:
+            self.resolved_dialect()  # once, before the workers start
         yield from self._run(lambda t: self.fetch_range(t.action, t.address, t.start, t.end), tasks)
 
     def close(self) -> None:
@@ -270,12 +445,11 @@ class ExplorerClient:
         self._session.close()
 
     # ---- one HTTP call, with the retry policy -------------------------------------------
-    def _call(self, params: dict[str, Any]) -> dict[str, Any]:
-        query = dict(params)
-        if self.endpoint.chain_id is not None:
-            query["chainid"] = self.endpoint.chain_id
-        if self._api_key:
-            query["apikey"] = self._api_key
+    def _call(self, params: dict[str, Any], post: Any = None) -> Any:
+        """One GET with `params` (or, with `post`, one JSON-RPC POST of that body to the dialect's
+        eth-rpc URL), retried and paced; the parsed JSON answer."""
+        dialect = self.dialect or ETHERSCAN
+        query = dialect.query(params, self.endpoint.chain_id, self._key)
         transient_failures = 0
         throttles = 0
         last_problem = ""
@@ -286,7 +460,7 @@ class ExplorerClient:
                 raise RateLimitError(self._rate_limit_message(self.pacer.streak))
             self.stats.record(params)
             try:
-                body = self._once(query)
+                body = self._once(query, post)
             except _Throttled as exc:
                 throttles += 1
                 self._back_off(throttles, started, exc.pause)
@@ -297,12 +471,13 @@ class ExplorerClient:
                 if transient_failures > self.retries:
                     raise SourceError(
                         f"explorer {self._host} failed {transient_failures} times in a row: {last_problem}"
+                        + self._retired_hint()
                     ) from None
                 with self.stats._lock:
                     self.stats.retries += 1
                 self._sleep(min(self.backoff * 2 ** (transient_failures - 1), 30.0))
                 continue
-            if _is_rate_limit_body(body):
+            if isinstance(body, dict) and _is_rate_limit_body(body):
                 # Etherscan's way: HTTP 200, status "0", "Max calls per sec rate limit reached (3/sec)"
                 throttles += 1
                 self._back_off(throttles, started, None)
@@ -334,32 +509,67 @@ class ExplorerClient:
         return (f"explorer {self._host} kept answering 'rate limit reached' after {tries} tries, "
                 f"slowing down to {self.pacer.rate:.2g} calls/s; lower --rate or try later")
 
-    def _once(self, query: dict[str, Any]) -> dict[str, Any]:
+    def _retired_hint(self) -> str:
+        """The keyless per-instance Blockscout API is being retired (from 2026-07-01): say what to do."""
+        if self.dialect is BLOCKSCOUT_INSTANCE:
+            return "; the keyless Blockscout API may be retired for this instance: " + keys_hint()
+        return ""
+
+    def _once(self, query: dict[str, Any], post: Any = None) -> Any:
         try:
-            resp = self._session.get(self.endpoint.url, params=query, timeout=self.timeout)
+            if post is None:
+                resp = self._session.get(self.endpoint.url, params=query, timeout=self.timeout)
+            else:
+                url = (self.dialect or ETHERSCAN).rpc_url(self.endpoint.url, self.endpoint.chain_id)
+                params = {"apikey": self._key} if self._key else None
+                resp = self._session.post(url, params=params, json=post, timeout=self.timeout)
         except requests.Timeout:
             raise _Transient(f"no answer within {self.timeout:g} s") from None
         except requests.ConnectionError:
             raise _Transient("cannot connect") from None
         except requests.RequestException as exc:
             raise _Transient(type(exc).__name__) from None
-        if resp.status_code == 429:
+        code = resp.status_code
+        if code == 429:
             # Blockscout: x-ratelimit-reset in ms until its window resets; others: Retry-After
             raise _Throttled(retry_pause(resp.headers))
-        if resp.status_code >= 500:
-            raise _Transient(f"HTTP {resp.status_code}")
-        if resp.status_code in (401, 403):
-            raise QuotaError(f"explorer {self._host} refused access (HTTP {resp.status_code}); check ETHERSCAN_API_KEY")
-        if resp.status_code != 200:
-            raise SourceError(f"explorer {self._host} answered HTTP {resp.status_code}")
+        if code == 413:
+            raise _BatchTooLarge()
+        if code >= 500:
+            raise _Transient(f"HTTP {code}")
+        text = resp.content.decode("utf-8", "replace")  # invalid UTF-8 in a token's name must not spoil the rest
+        if code == 402:  # Blockscout PRO: {"error":"Out of credits"}
+            raise QuotaError(f"explorer {self._host} says today's credits are spent (HTTP 402: {_clean(text)}); "
+                             "everything fetched is kept, rerun after the daily reset (00:00 UTC)")
+        if code in (401, 403):
+            env = (self.dialect.key_env if self.dialect and self.dialect.key_env else None)
+            if env:
+                raise QuotaError(f"explorer {self._host} refused the key (HTTP {code}: {_clean(text)}); "
+                                 f"check {env}")
+            raise QuotaError(f"explorer {self._host} refused access (HTTP {code})" + self._retired_hint()
+                             if self.dialect is BLOCKSCOUT_INSTANCE else
+                             f"explorer {self._host} refused access (HTTP {code}); check ETHERSCAN_API_KEY")
+        if code == 400 and ("unknown module" in text.lower() or "unknown action" in text.lower()):
+            raise _UnknownModule()
+        if code in (404, 410):
+            raise SourceError(f"explorer {self._host} answered HTTP {code} (no such API here, or retired)"
+                              + (self._retired_hint() or "; check --explorer-url"))
+        if code not in (200, 400):
+            raise SourceError(f"explorer {self._host} answered HTTP {code}")
         try:
-            # invalid UTF-8 in a token's name must not make the whole answer unreadable
-            body = json.loads(resp.content.decode("utf-8", "replace"))
+            body = json.loads(text)
         except (ValueError, json.JSONDecodeError):
-            snippet = resp.text[:60].strip().replace("\n", " ")
+            snippet = text[:60].strip().replace("\n", " ")
             raise _Transient(f"answer is not JSON ({snippet!r})") from None
+        if post is not None and isinstance(body, list):
+            return body  # a JSON-RPC batch answer
         if not isinstance(body, dict):
             raise MalformedResponseError(f"explorer {self._host} answered a JSON {type(body).__name__}, not an object")
+        if code == 400:
+            raise SourceError(f"explorer {self._host} refused the request (HTTP 400: {_clean(str(body.get('message')))})")
+        if "error" in body and "status" not in body and "jsonrpc" not in body:
+            # a gateway's own answer (Blockscout PRO: {"error": "..."}), not the API's envelope
+            raise SourceError(f"explorer {self._host} refused: {_clean(str(body['error']))}")
         return body
 
     # ---- API actions ---------------------------------------------------------------------
@@ -368,16 +578,20 @@ class ExplorerClient:
             "module": "account", "action": action, "address": address,
             "startblock": start, "endblock": end, "page": page, "offset": offset, "sort": "asc",
         }
-        body = self._call_checked(params)
+        body = self._call_checked(params, splittable=True)
         result = body.get("result")
         if not isinstance(result, list):
             raise MalformedResponseError(
                 f"explorer {self._host} {action}: expected a list of records, got {type(result).__name__}"
             )
+        if body.get("status") == "2":  # Blockscout: some of these blocks' internal transactions are not indexed yet
+            with self._dialect_lock:
+                self.incomplete.setdefault(address.lower(), set()).add(action)
         return result
 
-    def _call_checked(self, params: dict[str, Any]) -> dict[str, Any]:
-        """_call plus the status "0" rules; rate-limit bodies are retried inside."""
+    def _call_checked(self, params: dict[str, Any], splittable: bool = False) -> dict[str, Any]:
+        """_call plus the status "0" rules; rate-limit bodies are retried inside. splittable: the caller
+        pages by block and can ask for less ("Result window is too large", "Query Timeout" raised to it)."""
         attempts = 0
         while True:
             body = self._call(params)
@@ -387,9 +601,16 @@ class ExplorerClient:
             text = f"{message} {result if isinstance(result, str) else ''}"
             if status == "1":
                 return body
+            if status == "2" and isinstance(result, list):
+                return body  # partial: what is indexed so far (see _account)
             if status == "0":
                 if any(m in text.lower() for m in _EMPTY_MARKERS) and result in ([], None, ""):
                     return {"status": "1", "result": []}
+                limit = _window_limit(text)
+                if limit is not None and splittable:
+                    raise _WindowTooLarge(limit)
+                if "query timeout" in text.lower() and splittable:
+                    raise _QueryTimeout()
                 attempts += 1
                 if self._retry_refusal(text, attempts):
                     continue
@@ -413,7 +634,11 @@ class ExplorerClient:
     def _proxy(self, action: str, expect: type = str, **params: Any):
         attempts = 0
         while True:
-            body = self._call({"module": "proxy", "action": action, **params})
+            try:
+                body = self._call({"module": "proxy", "action": action, **params})
+            except _UnknownModule:
+                raise SourceError(f"explorer {self._host} has no proxy module (Blockscout's dialect?); "
+                                  "try --explorer-dialect blockscout") from None
             if "error" in body:
                 err = body["error"]
                 msg = err.get("message") if isinstance(err, dict) else err
@@ -444,17 +669,27 @@ class ExplorerClient:
             raise MalformedResponseError(f"explorer {self._host} getblocknobytime: not a block number") from None
 
     def head_block(self) -> int:
-        result = self._proxy("eth_blockNumber")
+        dialect = self.resolved_dialect()
+        if self._first_head is not None:  # read while detecting the dialect
+            head, self._first_head = self._first_head, None
+            return head
+        if dialect.head_by_block_module:  # Blockscout: no proxy module; its max indexed block
+            body = self._call({"module": "block", "action": "eth_block_number"})
+            result = body.get("result")
+            if body.get("status") == "0" or not isinstance(result, str):
+                raise SourceError(f"explorer {self._host} eth_block_number failed: "
+                                  f"{_clean(str(body.get('message') or result))}")
+        else:
+            result = self._proxy("eth_blockNumber")
         try:
             return int(result, 16)
         except ValueError:
             raise MalformedResponseError(f"explorer {self._host} eth_blockNumber: not a hex number") from None
 
     def get_code(self, address: str) -> str:
-        code = self._proxy("eth_getCode", address=address, tag="latest")
-        if len(code) % 2 or any(c not in "0123456789abcdefABCDEF" for c in code[2:]):
-            raise MalformedResponseError(f"explorer {self._host} eth_getCode: not hex bytes")
-        return code.lower()
+        if self.resolved_dialect().rpc_batch:
+            return _hex_code(self._rpc_post([("eth_getCode", [address, "latest"])])[0], self._host)
+        return _hex_code(self._proxy("eth_getCode", address=address, tag="latest"), self._host)
 
     def fetch_range(self, action: str, address: str, start: int, end: int) -> list[Transfer]:
         """All `action` records of `address` in blocks [start, end], as Transfers.
@@ -491,34 +726,60 @@ class ExplorerClient:
         rows: list[Any] = []
         odd = _OddRows()
         cursor = start
+        hi = end  # the last block of the current request: halved on a query timeout, back to `end` once read
         pages = 0
         while cursor <= end:
             if max_pages is not None and pages >= max_pages:
                 return odd.finish(rows, action, address, cursor)
-            page = self._account(action, address, cursor, end, 1, self.page_size)
+            asked = self.page_size
+            try:
+                page = self._account(action, address, cursor, hi, 1, asked)
+            except _WindowTooLarge as exc:
+                if exc.limit and exc.limit < asked:
+                    self._learn_cap(exc.limit)  # the service's window is smaller than our page: ask for less
+                    continue
+                raise SourceError(f"explorer {self._host} {action}: refuses a page of {asked} rows of {address}") \
+                    from None
+            except _QueryTimeout:
+                if hi > cursor:
+                    hi = cursor + (hi - cursor) // 2  # too many blocks at once: half as many
+                    continue
+                raise SourceError(f"explorer {self._host} times out on {action} of {address} in block {cursor} "
+                                  "alone; use a node (--rpc-url)") from None
             pages += 1
+            full = self._page_is_full(len(page), asked)
             blocks = _sound_blocks(action, page, address, start, end)
-            usable = [b is not None and b >= cursor for b in blocks]
-            odd.add_page([(r, b) for r, b, ok in zip(page, blocks, usable) if not ok], cursor, end)
-            if len(page) < self.page_size:
+            usable = [b is not None and cursor <= b <= hi for b in blocks]
+            odd.add_page([(r, b) for r, b, ok in zip(page, blocks, usable) if not ok], cursor, hi)
+            if not full:
                 rows.extend(r for r, ok in zip(page, usable) if ok)
-                break
+                cursor, hi = hi + 1, end  # these blocks are read whole; on to the rest, if a timeout split them
+                continue
             in_range = [b for b, ok in zip(blocks, usable) if ok]
             if not in_range:
                 raise MalformedResponseError(
                     f"explorer {self._host} {action}: a full page without one well-formed record of {address} "
-                    f"in blocks {cursor}..{end}"
+                    f"in blocks {cursor}..{hi}"
                 )
             first, last = min(in_range), max(in_range)
             if first == last:
                 # One block holds a whole page or more: walk it by page number inside the window.
-                rows.extend(self._whole_block(action, address, last,
-                                              [r for r, ok in zip(page, usable) if ok], odd, start, end))
+                rows.extend(self._whole_block(action, address, last, odd, start, end))
                 cursor = last + 1
                 continue
             rows.extend(r for r, b, ok in zip(page, blocks, usable) if ok and b < last)
             cursor = last
         return odd.finish(rows, action, address, None)
+
+    def _page_is_full(self, rows: int, asked: int) -> bool:
+        """Never trust a short page: one of exactly a known cap (1,000; 10,000), shorter than asked, is a
+        capped page (Etherscan's free tier serves 1,000 whatever is asked), and the cap is learned."""
+        if rows >= asked:
+            return True
+        if rows in KNOWN_CAPS:
+            self._learn_cap(rows)
+            return True
+        return False
 
     def probe(self, address: str, start: int, end: int) -> Probe:
         """The first page of an address's transactions: do they show it sending one?
@@ -540,23 +801,32 @@ class ExplorerClient:
         self._record_rejects(rejected)
         return Probe(address, transfers, pages.next_start, sent)
 
-    def _whole_block(self, action: str, address: str, block: int, first_rows: list[Any], odd: _OddRows,
-                     start: int, end: int) -> list[Any]:
-        """Every row of one block whose rows fill pages; first_rows are its rows on the (full) first page."""
-        rows = list(first_rows)
-        page_no = 1
+    def _whole_block(self, action: str, address: str, block: int, odd: _OddRows, start: int, end: int) -> list[Any]:
+        """Every row of one block whose rows fill pages, read by page number from its first page."""
+        size = self.page_size
+        rows: list[Any] = []
+        page_no = 0
         while True:
             page_no += 1
-            if page_no * self.page_size > WINDOW:
+            if page_no * size > WINDOW:
                 raise SourceError(
                     f"{address} has more than {WINDOW} {action} records in block {block}; "
                     "the explorer cannot list them (use a node: --rpc-url)"
                 )
-            page = self._account(action, address, block, block, page_no, self.page_size)
+            try:
+                page = self._account(action, address, block, block, page_no, size)
+            except (_WindowTooLarge, _QueryTimeout):
+                raise SourceError(
+                    f"{address} has more {action} records in block {block} than the explorer {self._host} lists "
+                    f"({(page_no - 1) * size} read); use a node: --rpc-url"
+                ) from None
             blocks = _sound_blocks(action, page, address, start, end)
             rows.extend(r for r, b in zip(page, blocks) if b == block)
             odd.add_page([(r, b) for r, b in zip(page, blocks) if b != block], block, block)
-            if len(page) < self.page_size:
+            full = self._page_is_full(len(page), size)
+            if full and self.page_size < size:  # the service turned out to cap pages: read the block again
+                return self._whole_block(action, address, block, odd, start, end)
+            if not full:
                 return rows
 
 
@@ -626,6 +896,13 @@ def _sound_blocks(action: str, page: list[Any], address: str, start: int, end: i
     A failed or zero-value transaction is well-formed: it occupies its place in the explorer's order.
     """
     return [_block_of(r) if row_problem(action, r, address, start, end) is None else None for r in page]
+
+
+def _hex_code(code: Any, host: str) -> str:
+    if not isinstance(code, str) or not code.startswith("0x") or len(code) % 2 \
+            or any(c not in "0123456789abcdefABCDEF" for c in code[2:]):
+        raise MalformedResponseError(f"explorer {host} eth_getCode: not hex bytes")
+    return code.lower()
 
 
 def _clean(text: str) -> str:

@@ -52,6 +52,19 @@ class MultiChainSource:
     def head_block(self) -> int:
         return self.home.head_block()
 
+    @property
+    def dialect_name(self) -> str | None:
+        return getattr(self.home, "dialect_name", None)
+
+    def take_incomplete(self, address: str) -> set[str]:
+        """Actions whose answers were not fully indexed yet (see ExplorerClient.take_incomplete)."""
+        if ":" in address:
+            chain, _, plain = address.partition(":")
+            explorer = self._foreign.get(chain)
+            return explorer.take_incomplete(plain) if explorer else set()
+        take = getattr(self.home, "take_incomplete", None)
+        return take(address) if take else set()
+
     def receipts(self, tx_hashes):
         return self.home.receipts(tx_hashes)
 

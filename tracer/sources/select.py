@@ -24,7 +24,9 @@ class SourceSettings:
     rpc_rate: float = 25.0
     timeout: float = 30.0
     retries: int = 5
-    page_size: int = 10_000
+    page_size: int | None = None  # None: the dialect's own page (Etherscan 1,000: its free tier's cap)
+    blockscout_key: str | None = None  # BLOCKSCOUT_API_KEY: the Blockscout PRO API
+    dialect: str | None = None  # --explorer-dialect; None/"auto": from the host, else the first answer
     chunk_size: int = 500
     batch_size: int = 100
 
@@ -38,8 +40,9 @@ def make_source(s: SourceSettings, warn: Callable[[str], None]):
         validate_url(s.explorer_url, "--explorer-url")
 
     def explorer() -> ExplorerClient:
-        endpoint = choose_endpoint(s.api_key, s.explorer_url, s.chain_id)
-        return ExplorerClient(endpoint, api_key=s.api_key, rate=s.rate, timeout=s.timeout, retries=s.retries,
+        endpoint = choose_endpoint(s.api_key, s.explorer_url, s.chain_id, s.dialect, s.blockscout_key)
+        key = s.blockscout_key if endpoint.dialect == "blockscout-pro" else s.api_key
+        return ExplorerClient(endpoint, api_key=key, rate=s.rate, timeout=s.timeout, retries=s.retries,
                               page_size=s.page_size)
 
     def node() -> NodeSource:
