@@ -28,8 +28,19 @@ DEFAULT_DB = "tracer.db"
 def _db_option(f):
     return click.option(
         "--db", "db_path", envvar="TRACER_DB", default=DEFAULT_DB, show_default=True,
-        type=click.Path(dir_okay=False), help="SQLite store (env TRACER_DB).",
+        type=click.Path(dir_okay=False), help="SQLite store (env TRACER_DB).", callback=_no_empty_db,
     )(f)
+
+
+def _no_empty_db(ctx, param, value):
+    """An empty --db or TRACER_DB (an unset variable) is an error: silently using ./tracer.db would start a
+    new case and announce all of it as new. click hands an empty variable over as "not given"."""
+    from click.core import ParameterSource
+
+    from_command_line = ctx.get_parameter_source(param.name) == ParameterSource.COMMANDLINE
+    if (value is not None and not str(value).strip()) or (os.environ.get("TRACER_DB") == "" and not from_command_line):
+        raise click.BadParameter("the store's file name is empty (--db or TRACER_DB)")
+    return value
 
 
 class TracerGroup(click.Group):
@@ -55,8 +66,8 @@ class TracerGroup(click.Group):
             _fail(f"{exc.format_message()}{hint}", 2)
         except click.ClickException as exc:
             _fail(exc.format_message(), exc.exit_code)
-        except click.Abort:
-            _fail("aborted", 130)
+        except click.Abort:  # click's form of Ctrl-C
+            _fail("interrupted; everything stored so far is kept, rerun to continue", 130)
         except TracerError as exc:
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
@@ -70,8 +81,8 @@ class TracerGroup(click.Group):
         except OSError as exc:  # the disk, a file or a folder refused (full, read-only, missing)
             if os.environ.get("TRACER_DEBUG"):
                 raise
-            where = f" {exc.filename}" if exc.filename else ""
-            _fail(f"cannot use{where}: {exc.strerror or exc}", 1)
+            where = f" {exc.filename}" if exc.filename else " the output (standard output or a file)"
+            _fail(f"cannot write or read{where}: {exc.strerror or exc}", 1)
         except Exception as exc:  # a bug: still one line, unless debugging
             if os.environ.get("TRACER_DEBUG"):
                 raise
@@ -248,8 +259,8 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
         min_value_wei = parse_eth_amount(min_value)
     except ValueError as exc:
         raise InputError(f"--min-value: {exc}") from None
-    if graphml_path and not Path(graphml_path).resolve().parent.exists():
-        raise InputError(f"--graphml: directory {Path(graphml_path).parent} does not exist")
+    if graphml_path is not None:
+        _check_output_path(graphml_path, "--graphml")
     source = _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate,
                           page_size, explorer_dialect, timeout, retries)
     if follow_bridges:
@@ -304,6 +315,16 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
         raise click.exceptions.Exit(3)
 
 
+def _check_output_path(value: str, option: str) -> None:
+    """Before any work: a file name that can be written (an unset variable gives an empty one)."""
+    if not value.strip():
+        raise InputError(f"{option}: the file name is empty")
+    if Path(value).is_dir():
+        raise InputError(f"{option}: {value} is a directory")
+    if not Path(value).resolve().parent.exists():
+        raise InputError(f"{option}: directory {Path(value).parent} does not exist")
+
+
 def _warn_rejected(rejected: list[dict]) -> None:
     """Malformed or out-of-range records were skipped: say which (they are in the run's row too)."""
     if not rejected:
@@ -332,8 +353,8 @@ def _print_trace_summary(result, verbose: bool) -> None:
         f"new: {result.new_transfers} transfers, {result.new_addresses} addresses; "
         f"followed {result.followed_addresses}; {result.requests} requests in {result.seconds:.1f} s"
         + (f" ({result.rate_limited} rate-limited, retried)" if result.rate_limited else "")
-        + (f"; includes what interrupted run{'s' if len(earlier) > 1 else ''} "
-           f"{', '.join(map(str, earlier))} stored but never announced" if earlier else "")
+        + (f"; includes what earlier run{'s' if len(earlier) > 1 else ''} {', '.join(map(str, earlier))} "
+           "stored but never announced" if earlier else "")
     )
 
 
@@ -348,10 +369,10 @@ def export_cmd(db_path: str, fmt: str, out_path: str) -> None:
     from tracer.graph import build_graph, export
     from tracer.store import Store
 
-    if not Path(out_path).resolve().parent.exists():
-        raise InputError(f"--out: directory {Path(out_path).parent} does not exist")
+    _check_output_path(out_path, "--out")
     store = Store.open(db_path, create=False)
     try:
+        store.check_integrity()  # a damaged store is said so, never read as if whole
         graph = build_graph(store)
     finally:
         store.close()
@@ -387,6 +408,7 @@ def show(address: str, db_path: str, fmt: str, as_json: bool) -> None:
     addr = parse_address(address)
     store = Store.open(db_path, create=False)
     try:
+        store.check_integrity()  # a damaged store is said so, never read as if whole
         summary = address_summary(store, addr)
     finally:
         store.close()
@@ -427,14 +449,14 @@ def report(db_path: str, out_path: str, fmt: str, model: str, max_nodes: int) ->
     from tracer.case_report import case_report
     from tracer.store import Store
 
-    if not Path(out_path).resolve().parent.exists():
-        raise InputError(f"--out: directory {Path(out_path).parent} does not exist")
+    _check_output_path(out_path, "--out")
     if fmt == "html":
         from tracer.html_report import cytoscape_source
 
         cytoscape_source()  # fail before the work if the graph library is not installed
     store = Store.open(db_path, create=False)
     try:
+        store.check_integrity()  # a damaged store is said so, never read as if whole
         data = case_report(store, model, max_nodes)
     finally:
         store.close()
@@ -479,6 +501,7 @@ def exits(db_path: str, model: str, min_value: str, fmt: str, as_json: bool, as_
         raise InputError(f"--min-value: {exc}") from None
     store = Store.open(db_path, create=False)
     try:
+        store.check_integrity()  # a damaged store is said so, never read as if whole
         rows = exits_table(store, model, min_wei)
     finally:
         store.close()

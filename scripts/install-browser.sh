@@ -4,7 +4,7 @@
 # As root they are installed; otherwise the one apt-get line to run is printed.
 set -euo pipefail
 PACKAGES="chromium fonts-dejavu-core"
-if command -v chromium >/dev/null 2>&1; then
+if command -v chromium >/dev/null 2>&1 && dpkg -s fonts-dejavu-core >/dev/null 2>&1; then
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then

@@ -5,6 +5,15 @@
 # anyone else the one apt-get line to run is printed instead. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if ! command -v npm >/dev/null 2>&1; then  # anvil, solc-js and cytoscape.js come from the npm registry
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  else
+    echo "setup: Node.js 18+ with npm is needed; run: sudo apt-get install -y nodejs npm" >&2
+    exit 1
+  fi
+fi
 python3 -m venv .venv
 .venv/bin/pip install --quiet -e '.[test]'
 scripts/install-tools.sh

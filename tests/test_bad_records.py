@@ -328,18 +328,22 @@ def test_a_malformed_row_of_a_block_served_on_every_page_counts_once():
     assert [r.reason for r in c.rejected] == ["value is negative"]
 
 
-def test_an_explorer_ignoring_the_start_block_ends_in_an_error_not_a_loop():
+def test_an_explorer_ignoring_the_start_block_stops_that_address_not_a_loop():
     c = ScriptedExplorer(good_rows(), [], "front", page_size=4, ignore_start=True)
-    with pytest.raises(MalformedResponseError, match="without one well-formed record"):
-        c.fetch_range("txlist", A, START, END)
+    c.fetch_range("txlist", A, START, END)
     assert c.calls < 10
+    assert c.take_incomplete(A) == {"txlist"}  # its cursor stays: the next run asks again
+    assert any("without one usable record" in r.reason for r in c.rejected)
 
 
-def test_a_full_page_of_garbage_is_a_malformed_answer():
+def test_a_full_page_of_garbage_stops_that_address_and_names_it():
+    """One address's unreadable history must not stop the case: named, kept for the next run."""
     c = ScriptedExplorer([], ["oops"] * 4, "front", page_size=4)
-    with pytest.raises(MalformedResponseError, match="without one well-formed record"):
-        c.fetch_range("txlist", A, START, END)
+    assert c.fetch_range("txlist", A, START, END) == []
     assert c.calls == 1
+    assert c.take_incomplete(A) == {"txlist"}
+    reasons = [r.reason for r in c.rejected]
+    assert reasons.count("not a JSON object (a string)") == 4 and any("without one usable" in r for r in reasons)
 
 
 def test_the_probe_rejects_and_ignores_bad_rows_as_proof_of_sending():

@@ -51,3 +51,37 @@ def test_followed_unverified_tokens_are_not_called_ignored(tmp_path):
     assert "poisoning, ignored" in hop0 and "unverified tokens, followed" not in hop0
     hop0 = [line for line in following.stdout.splitlines() if line.startswith("hop 0:")][0]
     assert "unverified tokens, followed" in hop0
+
+
+def test_an_empty_store_or_output_name_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("exits", env={"TRACER_DB": ""})
+    assert result.exit_code == 2 and "empty" in result.stderr and not (tmp_path / "tracer.db").exists()
+    assert run_cli("exits", "--db", "").exit_code == 2
+    for args in (["export", "--out", ""], ["report", "--out", ""], ["export", "--out", str(tmp_path)]):
+        bad = run_cli(*args, "--db", tmp_path / "c.db")
+        assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "internal error" not in bad.stderr, args
+
+
+@pytest.mark.parametrize("name,content", [
+    ("sanctioned_addresses_ETH.txt", b"\xff\xfe not utf-8"),
+    ("combinedAllLabels.json", b'{"0x098b716b8aaf21512996dc57eb0615e2383e2f96": {"name": "x", "labels": 5}}'),
+    ("sanctioned_addresses_ETH.json", b"[" * 100_000 + b"]" * 100_000),
+    ("labels.csv", b"address,name\n0x098b716b8aaf21512996dc57eb0615e2383e2f96,\"" + b"a" * 200_000 + b"\"\n"),
+])
+def test_a_label_file_of_the_wrong_shape_is_one_line(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = run_cli("labels", "import", path, "--db", tmp_path / "c.db")
+    assert result.exit_code == 2 and result.stderr.startswith("tracer: error: ") and result.stderr.count("\n") == 1
+    assert "internal error" not in result.stderr and not (tmp_path / "c.db").exists()
+
+
+def test_tsv_keeps_our_own_negative_numbers_as_numbers():
+    import io
+
+    from tracer.tables import Table, render
+
+    out = io.StringIO()
+    render([Table("t", ["hop", "label"], [[-1, "-1 looks like a formula"]])], "tsv", out)
+    assert out.getvalue().splitlines()[1] == "-1\t'-1 looks like a formula"

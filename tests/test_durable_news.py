@@ -171,3 +171,48 @@ def test_export_and_report_replace_their_file_or_leave_it(theft, tmp_path):
         leftovers = [p.name for p in tmp_path.iterdir() if ".tracer-" in p.name]
         assert leftovers == []
     assert (tmp_path / "g.nodes.csv").exists()
+
+
+def test_outputs_follow_symlinks_keep_permissions_and_never_replace_a_pipe(tmp_path):
+    """write_atomically replaces regular files only: a symlink's target is replaced (the link stays), a
+    private file stays private, and a named pipe (like /dev/stdout or a device) is written into."""
+    import stat
+    import threading
+
+    from tracer.outputs import write_atomically
+
+    def write(text):
+        return lambda p: p.write_text(text)
+
+    target = tmp_path / "real.graphml"
+    target.write_text("old")
+    os.chmod(target, 0o600)
+    link = tmp_path / "link.graphml"
+    link.symlink_to(target)
+    write_atomically(link, write("new"))
+    assert link.is_symlink() and target.read_text() == "new"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(pipe).read()))
+    reader.start()
+    write_atomically(pipe, write("through the pipe"))
+    reader.join(timeout=10)
+    assert got == ["through the pipe"] and stat.S_ISFIFO(pipe.stat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.graphml", "pipe", "real.graphml"]
+
+
+def test_the_report_tells_what_a_killed_run_stored(theft, tmp_path):
+    """The report's "what is new" covers runs whose news was never announced, as the next trace will."""
+    db = tmp_path / "case.db"
+    with ExplorerServer(theft.chain) as server:
+        server.faults.extend(["ok"] * 12 + ["500"] * 200)  # the explorer dies part-way: nothing announced
+        died = run_cli("trace", theft.seed_address, "--db", db, "--explorer-url", server.url, "--rate", "1000",
+                       "--hops", "3", "--retries", "0", "--quiet", "--no-screen")
+    assert died.exit_code == 6
+    out = tmp_path / "r.md"
+    assert run_cli("report", "--db", db, "--out", out, "--format", "md").exit_code == 0
+    text = out.read_text()
+    assert "No run yet" not in text and "Run 1" in text and "new transfers" in text

@@ -140,11 +140,12 @@ def decode_receipt(receipt: dict, block: int, timestamp: int) -> tuple[list[Exit
     for log in receipt.get("logs") or []:
         try:
             emitter = str(log.get("address", "")).lower()
-            topics = [str(t).lower() for t in log.get("topics") or []]
+            topics = [str(t).lower() for t in log.get("topics") or [] if t is not None]  # Blockscout pads with null
             if not topics:
                 continue
             t0 = topics[0]
-            index = int(str(log.get("logIndex", "0x0")), 0)
+            raw_index = str(log.get("logIndex", "0x0"))
+            index = 0 if raw_index.lower() == "0x" else int(raw_index, 0)  # Etherscan writes zero as "0x"
             if t0 == THORCHAIN_DEPOSIT and (emitter in THORCHAIN_ROUTERS or emitter in MAYA_ROUTERS) and len(topics) == 3:
                 amount, memo = decode(["uint256", "string"], _data(log))
                 asset = _word_address(topics[2])

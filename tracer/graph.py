@@ -28,12 +28,10 @@ EDGE_FIELDS = ("tx_hash", "log_index", "block", "timestamp", "kind", "asset", "t
 OPTIONAL_EDGE_FIELDS = ("memo", "dest_chain", "dest_address", "dest_asset", "vault", "protocol", "venue",
                         "sent_asset", "sent_amount", "received_asset", "received_amount", "heuristics", "deposit_tx")
 
-# XML 1.0 forbids most C0 controls and lone surrogates; a token may call itself anything.
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
 
 def _xml_safe(text: str) -> str:
-    return _XML_FORBIDDEN.sub("\ufffd", text)
+    """Invisible and XML-forbidden characters as visible escapes (safe_text.for_file), as every export shows them."""
+    return text if text.isprintable() else for_file(text)
 
 
 def build_graph(store: Store, taint_model: str = "haircut", taint=None) -> nx.MultiDiGraph:

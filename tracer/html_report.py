@@ -293,7 +293,7 @@ def _code_link(url: str, value: str) -> str:
 
 def _news_html(news: dict) -> str:
     if news["run_id"] is None:
-        return '<section id="news"><h2>What is new</h2><p class="muted">No completed run yet.</p></section>'
+        return '<section id="news"><h2>What is new</h2><p class="muted">No run yet.</p></section>'
     since = f"run {news['previous_run_id']}" if news["previous_run_id"] else "the start of the case"
     rows = "".join(
         f'<tr><td class="num">{h["hop"]}</td><td class="num">{h["new_transfers"]:,}</td>'

@@ -75,7 +75,14 @@ def read_labels(path: Path) -> Iterator[ImportedLabel]:
         if reader is None:
             continue
         recognised += 1
-        yield from reader(f)
+        try:
+            yield from reader(f)
+        except InputError:
+            raise
+        except (UnicodeDecodeError, TypeError, AttributeError, KeyError, IndexError, ValueError, csv.Error,
+                RecursionError) as exc:  # a file in the right place but not of its format: say which, stop
+            raise InputError(f"{f} is not a valid {reader.__name__.strip('_').replace('_', '-')} label file "
+                             f"({type(exc).__name__})") from None
     if not recognised:
         raise InputError(f"no label file of a known format in {path}; files are recognised by name: {KNOWN_NAMES}")
 
@@ -104,11 +111,33 @@ def _source(f: Path, dataset: str) -> str:
     return f"{dataset}: {f.parent.name}/{f.name}"
 
 
+MAX_JSON_DEPTH = 32  # the published datasets nest 3 deep; a hostile file nested 100,000 deep would crash the parser
+
+
 def _load_json(f: Path):
     try:
-        return json.loads(f.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        text = f.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
         raise InputError(f"{f} is not valid JSON ({exc.__class__.__name__})") from None
+    if _nesting(text) > MAX_JSON_DEPTH:
+        raise InputError(f"{f} is not a label file: JSON nested more than {MAX_JSON_DEPTH} deep")
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise InputError(f"{f} is not valid JSON ({exc.__class__.__name__})") from None
+
+
+def _nesting(text: str) -> int:
+    """How deep brackets nest outside strings (json's C parser recurses once a level: check before)."""
+    outside_strings = re.sub(r'"(?:\\.|[^"\\])*"', "", text)
+    depth = deepest = 0
+    for bracket in re.findall(r"[\[\]{}]", outside_strings):
+        depth += 1 if bracket in "[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_JSON_DEPTH:
+                break
+    return deepest
 
 
 def _combined(f: Path) -> Iterator[ImportedLabel]:

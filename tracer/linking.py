@@ -15,7 +15,10 @@ from .store import Store
 
 
 def _int(value) -> int:
-    return int(str(value), 0) if isinstance(value, str) else int(value)
+    """A log field as an explorer writes it: decimal, hex, or Etherscan's bare "0x" for zero."""
+    if isinstance(value, str):
+        return 0 if value.strip().lower() == "0x" else int(value, 0)
+    return int(value)
 
 
 def tornado_deposits(store: Store, depositors: set[str] | None = None) -> list[Deposit]:
@@ -26,7 +29,7 @@ def tornado_deposits(store: Store, depositors: set[str] | None = None) -> list[D
 
 def _withdrawal(log: dict) -> Withdrawal | None:
     try:
-        topics = [str(t).lower() for t in log.get("topics") or []]
+        topics = [str(t).lower() for t in log.get("topics") or [] if t is not None]  # Blockscout pads with null
         if len(topics) != 2 or topics[0] != TORNADO_WITHDRAWAL:
             return None
         to, nullifier, fee = decode(["address", "bytes32", "uint256"], bytes.fromhex(str(log["data"])[2:]))

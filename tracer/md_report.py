@@ -31,7 +31,7 @@ def render_markdown(report: dict) -> str:
     news = report["news"]
     out += ["## What is new", ""]
     if news["run_id"] is None:
-        out += ["No completed run yet.", ""]
+        out += ["No run yet.", ""]
     else:
         since = f"run {news['previous_run_id']}" if news["previous_run_id"] else "the start of the case"
         out += [f"Run {news['run_id']}, since {since}.", ""]

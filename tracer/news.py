@@ -98,15 +98,15 @@ def _amounts(sums: dict[tuple[str, str, int], int]) -> list[AssetAmount]:
 
 def whats_new(store: Store, run_id: int | None = None, dormant_days: int = DORMANT_DAYS,
               hops: dict[str, int] | None = None, follow_unverified: bool = False) -> News:
-    """What run `run_id` (default: the newest completed run) has to announce.
+    """What run `run_id` (default: the newest run, finished or not) has to announce.
 
     News is durable: it covers every earlier run whose news never reached the analyst (a run
     killed, failed, or whose output was lost), so nothing stored is ever left unannounced; the
     CLI marks it announced once printed (Store.mark_announced). A transfer counts at the hop of
     its sender, else of its recipient: `hops` (the run's own reach) over the stored hops.
     """
-    if run_id is None:
-        run_id = store.conn.execute("SELECT max(id) FROM runs WHERE status='ok'").fetchone()[0]
+    if run_id is None:  # a report: the newest run, with what killed or failed runs stored and never announced
+        run_id = store.conn.execute("SELECT max(id) FROM runs").fetchone()[0]
         if run_id is None:
             return News(None, None)
     batch = store.unannounced_runs(run_id) or [run_id]
@@ -209,9 +209,9 @@ def news_lines(news: News, text=str) -> list[str]:
     lines = []
     for h in news.hops:
         moved = ", ".join(f"{a.display} {text(a.asset)}" for a in h.moved) or "nothing"
-        spam = f" (+{h.poison_transfers} poisoning, ignored)" if h.poison_transfers else ""
+        spam = f" ({h.poison_transfers} of them poisoning, ignored)" if h.poison_transfers else ""
         if h.unverified_followed:
-            spam += f" (+{h.unverified_followed} of unverified tokens, followed)"
+            spam += f" ({h.unverified_followed} of them of unverified tokens, followed)"
         lines.append(f"hop {h.hop}: {h.new_transfers} new transfers{spam}, {h.new_addresses} new addresses, "
                      f"moved {moved}")
     for e in news.new_exits:

@@ -3,17 +3,21 @@
 A nightly job overwrites yesterday's GraphML and report. If the disk fills
 or the run is killed while writing, the analyst must still have yesterday's
 file, not a truncated one that Gephi refuses (or, worse, opens with half the
-graph). So every output is written beside its destination under a hidden
-temporary name, flushed, and renamed over it: rename is atomic on POSIX.
+graph). So a regular file is written beside its destination under a hidden
+temporary name, flushed, and renamed over it (rename is atomic on POSIX),
+keeping the old file's permissions and owner. A symlink is followed (its
+target is replaced, the link stays); anything that is not a regular file
+(/dev/stdout, a named pipe, a device) is written to directly, never replaced.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import OutputError
+from .errors import InputError, OutputError
 
 
 def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], object]) -> list[Path]:
@@ -22,25 +26,57 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], objec
     `write` may write sibling files derived from the name it is given (the CSV export writes
     NAME.nodes.csv beside NAME.csv): each is renamed to the same derivation of `path`.
     """
-    final = Path(path)
+    if not str(path).strip():
+        raise InputError("the output file name is empty")
+    final = Path(os.path.realpath(path))  # through symlinks: replace the target, keep the link
+    try:
+        existing = final.stat()
+    except FileNotFoundError:
+        existing = None
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        try:  # /dev/stdout, a pipe, a device: write into it, never replace it
+            return _paths(write(final), final)
+        except OSError as exc:
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
     tag = f".{final.stem}.tracer-{os.getpid()}"
     temp = final.with_name(tag + final.suffix)
     try:
-        result = write(temp)
-        written = [Path(p) for p in ([result] if isinstance(result, (str, Path)) else result or [temp])]
+        written = _paths(write(temp), temp)
         moves = [(p, final.with_name(final.stem + p.name[len(tag):])) for p in written]
-        for p, _ in moves:
+        for p, target in moves:
             _flush_to_disk(p)
+            _keep_permissions(p, target)
         for p, target in moves:
             os.replace(p, target)
         return [target for _, target in moves]
     except OSError as exc:
-        raise OutputError(f"cannot write {final}: {exc.strerror or exc}; any previous file there is unchanged") \
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}; any previous file there is unchanged") \
             from None
     finally:
         for leftover in final.parent.iterdir() if final.parent.is_dir() else ():
             if leftover.name.startswith(tag):
                 leftover.unlink(missing_ok=True)
+
+
+def _paths(result: object, default: Path) -> list[Path]:
+    if isinstance(result, (str, Path)):
+        return [Path(result)]
+    if isinstance(result, (list, tuple)) and result:
+        return [Path(p) for p in result]
+    return [default]  # the writer wrote the one file it was given
+
+
+def _keep_permissions(new: Path, old: Path) -> None:
+    """The replacement keeps the replaced file's mode and owner (a private case file stays private)."""
+    try:
+        st = old.stat()
+    except FileNotFoundError:
+        return
+    os.chmod(new, stat.S_IMODE(st.st_mode))
+    if os.geteuid() == 0:
+        os.chown(new, st.st_uid, st.st_gid)
 
 
 def _flush_to_disk(path: Path) -> None:

@@ -93,4 +93,6 @@ def _tsv_cell(value: object) -> str:
     if isinstance(value, Lines):
         value = "; ".join(for_terminal(part) for part in value)
         return str(for_spreadsheet(value))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)  # our own numbers (a hop of -1) are not formulas
     return str(for_spreadsheet(for_terminal("" if value is None else str(value))))

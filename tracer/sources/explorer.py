@@ -757,10 +757,16 @@ class ExplorerClient:
                 continue
             in_range = [b for b, ok in zip(blocks, usable) if ok]
             if not in_range:
-                raise MalformedResponseError(
-                    f"explorer {self._host} {action}: a full page without one well-formed record of {address} "
-                    f"in blocks {cursor}..{hi}"
-                )
+                # A full page and not one row to move the cursor by: this address's history cannot be read
+                # past here. Keep what was read, name the address, and leave its cursor for the next run;
+                # one address's garbage must not stop the case.
+                with self._dialect_lock:
+                    self.incomplete.setdefault(address.lower(), set()).add(action)
+                pages_out = odd.finish(rows, action, address, None)
+                pages_out.rejected.append(RejectedRecord(
+                    address.lower(), action, "", cursor,
+                    f"a full page without one usable record from block {cursor}; the rest was not read"))
+                return pages_out
             first, last = min(in_range), max(in_range)
             if first == last:
                 # One block holds a whole page or more: walk it by page number inside the window.
