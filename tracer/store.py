@@ -671,7 +671,7 @@ class Store:
 
     def commit_fetches(self, fetched: list[tuple[str, list[Transfer], dict[str, Cursor]]], source: str,
                        run_id: int | None, balances: dict[tuple[str, str], int] | None = None,
-                       balance_block: int = 0) -> int:
+                       balance_block: int = 0, forget: list[str] | None = None) -> int:
         """Several complete fetches in one transaction: each address is still all-or-nothing,
         and a node's whole chunk costs one commit instead of hundreds."""
         with self.transaction() as c:
@@ -705,6 +705,8 @@ class Store:
                 [(address, run_id) for address, _, _ in fetched],
             )
             self._refresh_lookalikes(c, list(dict.fromkeys(address for address, _, _ in fetched)))
+            if forget:  # fetched only in part: the next run must not skip them on an old screen
+                c.executemany("DELETE FROM balances WHERE address=?", [(a,) for a in forget])
             if balances:
                 c.executemany(
                     "INSERT INTO balances VALUES (?,?,?,?) ON CONFLICT(address, token) DO UPDATE SET"

@@ -417,12 +417,16 @@ class Tracer:
         batch_size = 0
         last_flush = time.monotonic()
 
+        unsettled: set[str] = set()  # fetched only in part: no balance screen may vouch for them
+
         def flush() -> None:
             nonlocal batch, batch_size, last_flush
             if batch:
-                balances = {k: v for a, _, _ in batch for k, v in snapshot.get(a, {}).items()}
-                # the balance screen is saved with the fetch it vouches for, never before it
-                self.store.commit_fetches(batch, self.source.name, self._run_id, balances, head)
+                # the balance screen is saved with the fetch it vouches for, never before it; and never for an
+                # address whose fetch is unfinished (its screen must not let the next run skip it)
+                balances = {k: v for a, _, _ in batch if a not in unsettled for k, v in snapshot.get(a, {}).items()}
+                self.store.commit_fetches(batch, self.source.name, self._run_id, balances, head,
+                                          forget=[a for a, _, _ in batch if a in unsettled])
                 self.progress.advance(len(batch))
             batch, batch_size, last_flush = [], 0, time.monotonic()
 
@@ -433,6 +437,7 @@ class Tracer:
             for action in self._take_incomplete(address):
                 # the service had not indexed all of these blocks yet (Blockscout's status "2"): keep what came,
                 # but leave the cursor where it was, so the next run asks for these blocks again
+                unsettled.add(address)
                 reach = nodes[address].reach_block
                 cursors[address][action] = self.store.cursor(address, action) or Cursor(reach, reach - 1)
                 if result is not None:

@@ -614,13 +614,16 @@ class ExplorerClient:
                 attempts += 1
                 if self._retry_refusal(text, attempts):
                     continue
-                raise SourceError(f"explorer {self._host} answered an error: {_clean(text)}")
+                hint = self._retired_hint() if "deprecat" in text.lower() or "retired" in text.lower() else ""
+                raise SourceError(f"explorer {self._host} answered an error: {_clean(text)}{hint}")
             raise MalformedResponseError(f"explorer {self._host} answered without a valid status field")
 
     def _retry_refusal(self, text: str, attempts: int) -> bool:
         """A status "0" answer: raise if final, wait and return True if worth asking again."""
         if _is_quota(text):
-            raise QuotaError(f"explorer {self._host} refused: {_clean(text)}")
+            when = ("; everything fetched is kept: rerun after the daily reset (00:00 UTC) to go on"
+                    if "daily" in text.lower() or "credits" in text.lower() else "")
+            raise QuotaError(f"explorer {self._host} refused: {_clean(text)}{when}")
         if _is_rate_limit(text):  # normally caught in _call already
             self._back_off(attempts)
             return True
@@ -677,8 +680,9 @@ class ExplorerClient:
             body = self._call({"module": "block", "action": "eth_block_number"})
             result = body.get("result")
             if body.get("status") == "0" or not isinstance(result, str):
-                raise SourceError(f"explorer {self._host} eth_block_number failed: "
-                                  f"{_clean(str(body.get('message') or result))}")
+                text = str(body.get("message") or result)
+                hint = self._retired_hint() if "deprecat" in text.lower() or "retired" in text.lower() else ""
+                raise SourceError(f"explorer {self._host} eth_block_number failed: {_clean(text)}{hint}")
         else:
             result = self._proxy("eth_blockNumber")
         try:

@@ -1,0 +1,224 @@
+"""The real trace through each explorer dialect, as the services answer today (tests/explorer_server.py
+speaks each as the project's notes document it; tests/test_dialect_server.py keeps it honest)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+
+import pytest
+
+from conftest import EXPLOITER, HOP1_CONSOLIDATION, HOP2_FORWARD
+from explorer_server import Chain, ExplorerServer
+from helpers import run_cli, store_snapshot
+from tracer.sources.explorer import Endpoint, ExplorerClient
+
+STETH = "0xae7ab96520de3a18e5e111b5eaab095312d7fe84"
+ES_KEY, PRO_KEY = "ESKEY123", "proapi_test123"
+
+# (name, server options, environment, extra CLI options)
+DIALECTS = [
+    ("etherscan-paid", {"dialect": "etherscan", "api_key": ES_KEY}, {"ETHERSCAN_API_KEY": ES_KEY}, []),
+    ("etherscan-free-clamp", {"dialect": "etherscan", "api_key": ES_KEY, "tier": "free-clamp"},
+     {"ETHERSCAN_API_KEY": ES_KEY}, []),
+    ("etherscan-free-clamp-asked-10000", {"dialect": "etherscan", "api_key": ES_KEY, "tier": "free-clamp"},
+     {"ETHERSCAN_API_KEY": ES_KEY}, ["--page-size", "10000"]),
+    ("etherscan-free-window-asked-10000", {"dialect": "etherscan", "api_key": ES_KEY, "tier": "free-window"},
+     {"ETHERSCAN_API_KEY": ES_KEY}, ["--page-size", "10000"]),
+    ("blockscout", {"dialect": "blockscout"}, {}, []),
+    ("blockscout-pro", {"dialect": "blockscout-pro", "api_key": PRO_KEY}, {"BLOCKSCOUT_API_KEY": PRO_KEY},
+     ["--explorer-dialect", "blockscout-pro"]),
+]
+IDS = [d[0] for d in DIALECTS]
+
+
+def _trace(server, db, env, *extra, seed=EXPLOITER, hops="2"):
+    return run_cli("trace", seed, "--db", db, "--explorer-url", server.url, "--rate", "500", "--hops", hops,
+                   "--quiet", "--json", *extra, env=env)
+
+
+def _sorted_export(db, path) -> dict:
+    assert run_cli("export", "--db", db, "--format", "json", "--out", path).exit_code == 0
+    doc = json.loads(path.read_text())
+    return {"nodes": sorted(json.dumps(n, sort_keys=True) for n in doc["nodes"]),
+            "edges": sorted(json.dumps(e, sort_keys=True) for e in doc["edges"])}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The fixture trace through Etherscan's paid tier: what every dialect must reproduce."""
+    db = tmp_path_factory.mktemp("ref") / "ref.db"
+    with ExplorerServer(Chain.from_fixtures(), dialect="etherscan", api_key=ES_KEY) as server:
+        assert _trace(server, db, {"ETHERSCAN_API_KEY": ES_KEY}).exit_code == 0
+    return db, store_snapshot(db), _sorted_export(db, db.with_suffix(".json"))
+
+
+@pytest.mark.parametrize("name,options,env,extra", DIALECTS, ids=IDS)
+def test_the_fixture_trace_is_the_same_through_every_dialect(name, options, env, extra, reference, tmp_path):
+    db = tmp_path / "case.db"
+    with ExplorerServer(Chain.from_fixtures(), **options) as server:
+        result = _trace(server, db, env, *extra)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["rejected_records"] == 0 and summary["not_yet_indexed"] == []
+    _, snapshot, export = reference
+    assert store_snapshot(db) == snapshot
+    assert _sorted_export(db, tmp_path / "g.json") == export
+    params = json.loads(sqlite3.connect(db).execute("SELECT params FROM runs").fetchone()[0])
+    assert params["explorer_dialect"] == options["dialect"]  # kept in the run's parameters
+    for key in (ES_KEY, PRO_KEY):
+        assert key not in result.output and key.encode() not in db.read_bytes()
+
+
+def _lookalike(real: str, i: int) -> str:
+    """A poisoner's address: the real counterparty's first and last four hex digits, random middle."""
+    return real[:6] + f"{i:032x}" + real[-4:]
+
+
+def _flood(chain: Chain, victim: str, imitated: str, rows: int, first_block: int, last_block: int) -> set[str]:
+    """`rows` zero-value stETH transfers from the victim to look-alikes of a real counterparty, spread over
+    the blocks between its first inflow and its first outflow: the spam every address in the news gets."""
+    template = next(r for r in chain.records["tokentx"] if r["contractAddress"].lower() == STETH)
+    fakes = set()
+    span = last_block - first_block + 1
+    for i in range(rows):
+        fake = _lookalike(imitated, i)
+        fakes.add(fake)
+        block = first_block + i * span // rows
+        chain.records["tokentx"].append({**template, "blockNumber": str(block), "hash": "0x" + f"{i + 1:064x}",
+                                         "from": victim, "to": fake, "value": "0", "tokenSymbol": "stETH",
+                                         "contractAddress": STETH})
+    chain.records["tokentx"].sort(key=lambda r: int(r["blockNumber"]))
+    return fakes
+
+
+@pytest.mark.parametrize("name,options,env,extra", DIALECTS, ids=IDS)
+def test_a_flood_of_poisoning_before_the_first_outflow_loses_nothing(name, options, env, extra, reference, tmp_path):
+    """1,100 spam rows before the consolidation wallet's first outflow: under a 1,000-row cap a client that
+    trusts a short page stops there and the trail is lost. Nothing is lost here, and no look-alike is asked."""
+    chain = Chain.from_fixtures()
+    fakes = _flood(chain, HOP1_CONSOLIDATION, HOP2_FORWARD, 1100, 21895320, 21895380)
+    db = tmp_path / "case.db"
+    with ExplorerServer(chain, **options) as server:
+        result = _trace(server, db, env, *extra)
+        asked = {str(q.get("address", "")).lower() for q in server.log}
+        requests = json.loads(result.stdout)["requests"] if result.exit_code == 0 else None
+    assert result.exit_code == 0, result.output
+    conn = sqlite3.connect(db)
+    spam = conn.execute("SELECT count(*) FROM transfers WHERE to_addr IN (%s)" % ",".join("?" * len(fakes)),
+                        sorted(fakes)).fetchone()[0]
+    conn.close()
+    assert spam == 1100
+    ref_db, snapshot, _ = reference
+    clean = [t for t in store_snapshot(db)["transfers"] if t[7] not in fakes]
+    assert clean == [t for t in snapshot["transfers"]]  # every real transfer, the trail beyond included
+    assert not asked & fakes
+    print(f"\n{name}: {requests} requests for the flooded trace")
+
+
+def test_blockscout_429_waits_as_long_as_x_ratelimit_reset_says(tmp_path):
+    with ExplorerServer(Chain.from_fixtures(), dialect="blockscout") as server:
+        client = ExplorerClient(Endpoint(server.url, None, 5.0, "t", "blockscout"), rate=100)
+        try:
+            client.head_block()
+            server.faults.append("ratelimit")  # HTTP 429, x-ratelimit-reset: 1000 (ms), no Retry-After
+            t0 = time.monotonic()
+            head = client.head_block()
+            waited = time.monotonic() - t0
+        finally:
+            client.close()
+    assert head == Chain.from_fixtures().head and client.rate_limited == 1
+    assert 0.95 <= waited < 3.0
+
+
+def _refusal(result, *words):
+    assert result.exit_code == 6, result.output
+    assert result.stderr.startswith("tracer: error: ") and result.stderr.count("\n") == 1
+    assert "internal error" not in result.stderr
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+@pytest.fixture()
+def traced(tmp_path, reference):
+    """A case already traced, to show refusals leave what it holds as it was."""
+    import shutil
+
+    db = tmp_path / "case.db"
+    shutil.copy(reference[0], db)
+    return db
+
+
+def _data(db) -> tuple:
+    conn = sqlite3.connect(db)
+    try:
+        return (store_snapshot(db), sorted(conn.execute("SELECT * FROM cursors").fetchall()))
+    finally:
+        conn.close()
+
+
+def test_pro_without_a_key_with_a_wrong_key_and_out_of_credits(traced):
+    before = _data(traced)
+    with ExplorerServer(Chain.from_fixtures(), dialect="blockscout-pro", api_key=PRO_KEY) as server:
+        nokey = _trace(server, traced, {}, "--explorer-dialect", "blockscout-pro")
+        wrong = _trace(server, traced, {"BLOCKSCOUT_API_KEY": "proapi_wrong"}, "--explorer-dialect", "blockscout-pro")
+    _refusal(nokey, "BLOCKSCOUT_API_KEY")
+    _refusal(wrong, "HTTP 401", "BLOCKSCOUT_API_KEY")
+    assert "proapi_wrong" not in wrong.output
+    with ExplorerServer(Chain.from_fixtures(), dialect="blockscout-pro", api_key=PRO_KEY, credits=200) as server:
+        spent = _trace(server, traced, {"BLOCKSCOUT_API_KEY": PRO_KEY}, "--explorer-dialect", "blockscout-pro",
+                       "--no-screen")
+    _refusal(spent, "credits", "00:00 UTC")
+    assert _data(traced)[1] >= before[1]  # nothing lost; what the credits paid for is kept
+
+
+@pytest.mark.parametrize("mode", ["410", "html", "message"])
+def test_a_retired_keyless_blockscout_names_the_two_free_keys(mode, traced):
+    before = _data(traced)
+    with ExplorerServer(Chain.from_fixtures(), dialect="blockscout", retired=mode) as server:
+        result = _trace(server, traced, {}, "--retries", "0", "--explorer-dialect", "blockscout")
+    _refusal(result, "ETHERSCAN_API_KEY", "BLOCKSCOUT_API_KEY")
+    assert _data(traced) == before
+
+
+def test_a_daily_limit_stops_cleanly_and_the_next_day_resumes_to_the_same_store(tmp_path, reference):
+    db = tmp_path / "case.db"
+    env = {"ETHERSCAN_API_KEY": ES_KEY}
+    with ExplorerServer(Chain.from_fixtures(), dialect="etherscan", api_key=ES_KEY, daily_limit=100) as server:
+        stopped = _trace(server, db, env)
+        _refusal(stopped, "daily", "00:00 UTC")
+        partial = sqlite3.connect(db).execute("SELECT count(*) FROM transfers").fetchone()[0]
+        assert partial > 0  # what the day's quota paid for is kept
+        server.reset_day()
+        resumed = _trace(server, db, env)
+    assert resumed.exit_code == 0, resumed.output
+    assert store_snapshot(db) == reference[1]
+
+
+def test_blockscout_status_2_keeps_the_cursor_and_the_next_run_fills_the_range(tmp_path):
+    chain = Chain.from_fixtures()
+    contract = "0x" + "c1" * 20
+    late = 21895400
+    chain.records["txlistinternal"].append({
+        "blockNumber": str(late), "timeStamp": "1740149000", "hash": "0x" + "ab" * 32, "from": contract,
+        "to": EXPLOITER, "value": str(7 * 10**18), "contractAddress": "", "input": "", "type": "call",
+        "gas": "2300", "gasUsed": "0", "traceId": "0", "isError": "0", "errCode": ""})
+    db = tmp_path / "case.db"
+    with ExplorerServer(chain, dialect="blockscout", pending_internal_from=late) as server:
+        first = _trace(server, db, {}, hops="1")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["not_yet_indexed"] == [EXPLOITER]
+    assert "not indexed all internal transactions" in first.stderr
+    conn = sqlite3.connect(db)
+    cursor = conn.execute("SELECT scanned_to FROM cursors WHERE address=? AND action='txlistinternal'",
+                          (EXPLOITER,)).fetchone()
+    conn.close()
+    assert cursor is not None and cursor[0] < late  # not past the unprocessed range
+    with ExplorerServer(chain, dialect="blockscout") as server:  # the indexer caught up
+        second = _trace(server, db, {}, hops="1")
+    assert second.exit_code == 0 and json.loads(second.stdout)["not_yet_indexed"] == []
+    conn = sqlite3.connect(db)
+    stored = conn.execute("SELECT amount FROM transfers WHERE kind='internal' AND to_addr=?", (EXPLOITER,)).fetchall()
+    conn.close()
+    assert stored == [(str(7 * 10**18),)]
