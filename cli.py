@@ -146,6 +146,8 @@ def _source_options(f):
         click.option("--explorer-dialect", "explorer_dialect", type=click.Choice(DIALECT_CHOICES), default="auto",
             show_default=True, help="How the explorer answers: etherscan (V2), blockscout (per instance), "
                  "blockscout-pro; auto: known from the host, else from its first answer."),
+        click.option("--max-requests", "max_requests", type=click.IntRange(1),
+            help="Explorer requests this run may send; past it, the run stops cleanly and the next one goes on."),
         click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(0.1), help="Seconds per request."),
         click.option("--retries", default=5, show_default=True, type=click.IntRange(0, 50), help="Retries of a failed request."),
     ]
@@ -155,7 +157,7 @@ def _source_options(f):
 
 
 def _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate, page_size,
-                 explorer_dialect, timeout, retries):
+                 explorer_dialect, max_requests, timeout, retries):
     from tracer.sources.select import SourceSettings, make_source
 
     # click hands an empty environment variable over as "not given" (None); an explicitly
@@ -168,15 +170,18 @@ def _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explore
     settings = SourceSettings(
         mode=source_mode, rpc_url=rpc_url, explorer_url=explorer_url,
         api_key=os.environ.get("ETHERSCAN_API_KEY") or None, blockscout_key=os.environ.get("BLOCKSCOUT_API_KEY") or None,
-        dialect=None if explorer_dialect == "auto" else explorer_dialect, chain_id=chain_id, rate=rate, rpc_rate=rpc_rate,
+        dialect=None if explorer_dialect == "auto" else explorer_dialect, max_requests=max_requests, chain_id=chain_id,
+        rate=rate, rpc_rate=rpc_rate,
         timeout=timeout, retries=retries, page_size=page_size, chunk_size=chunk_size, batch_size=batch_size,
     )
     return make_source(settings, warn=lambda msg: click.echo(f"tracer: warning: {redact(msg)}", err=True))
 
 
-def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries):
-    """Wrap a source so that addresses on other EVM chains go to the explorer with that chainid."""
-    from tracer.sources.explorer import ExplorerClient, choose_endpoint
+def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, chain_explorers=()):
+    """Wrap a source so that addresses on other EVM chains go to the explorer with that chainid (and, for a
+    chain that explorer's plan refuses, to the chain's Blockscout instance)."""
+    from tracer.chains import BLOCKSCOUT_INSTANCES, EVM_CHAIN_IDS
+    from tracer.sources.explorer import Endpoint, ExplorerClient, choose_endpoint
     from tracer.sources.multichain import MultiChainSource
     from tracer.sources.urls import validate_url
 
@@ -194,11 +199,30 @@ def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries):
         raise InputError("--follow-bridges needs an explorer that serves other chains by chainid: "
                          "set ETHERSCAN_API_KEY (Etherscan V2) or --explorer-url")
 
+    fallbacks = dict(BLOCKSCOUT_INSTANCES)
+    for item in chain_explorers:
+        chain, _, url = item.partition("=")
+        if chain not in EVM_CHAIN_IDS or chain == "eth":
+            source.close()
+            raise InputError(f"--chain-explorer {item[:60]!r}: CHAIN must be one of "
+                             f"{', '.join(c for c in EVM_CHAIN_IDS if c != 'eth')}")
+        try:
+            validate_url(url, "--chain-explorer")
+        except InputError:
+            source.close()
+            raise
+        fallbacks[chain] = url
+
     def make(chain_id: int) -> ExplorerClient:
         return ExplorerClient(choose_endpoint(api_key, explorer_url, chain_id), api_key=api_key, rate=rate,
                               timeout=timeout, retries=retries, page_size=page_size)
 
-    return MultiChainSource(source, make)
+    def make_fallback(url: str, chain_id: int) -> ExplorerClient:
+        return ExplorerClient(Endpoint(url, chain_id, 5.0, f"explorer:{url.split('/')[2]}", "blockscout"),
+                              rate=rate, timeout=timeout, retries=retries)
+
+    return MultiChainSource(source, make, fallbacks, make_fallback,
+                            warn=lambda message: click.echo(f"tracer: warning: {redact(message)}", err=True))
 
 
 # ---- trace ------------------------------------------------------------------------------
@@ -219,6 +243,10 @@ def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries):
               help="Also follow withdrawers of candidate links with at least this confidence (implies --link-mixers).")
 @click.option("--mixer-window-days", default=7.0, show_default=True, type=click.FloatRange(0.01, 3650),
               help="How long after a deposit a withdrawal may be its candidate.")
+@click.option("--chain-explorer", "chain_explorers", multiple=True, metavar="CHAIN=URL",
+              help="With --follow-bridges: the explorer for a chain the main one does not serve (Etherscan's free "
+                   "tier refuses BNB, Base, OP, Avalanche); public Blockscout instances are known for base, op, arb, "
+                   "gnosis, polygon, zksync and scroll.")
 @click.option("--follow-bridges", is_flag=True,
               help="Continue on other EVM chains where a bridge deposit names the receiver (needs an explorer "
                    "serving them by chainid: Etherscan V2 with ETHERSCAN_API_KEY, or --explorer-url).")
@@ -234,10 +262,10 @@ def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries):
               help="Also print the per-hop counts and the summary when nothing is new (by default a run that "
                    "found nothing prints nothing, so cron mails only news).")
 def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_tokens, db_path, source_mode, rpc_url,
-          rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate, page_size, explorer_dialect, timeout, retries,
-          reorg_margin,
-          link_mixers, follow_mixer_links, mixer_window_days, follow_bridges, no_screen, graphml_path, as_json,
-          fail_on_new, quiet, verbose) -> None:
+          rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate, page_size, explorer_dialect, max_requests,
+          timeout, retries, reorg_margin,
+          link_mixers, follow_mixer_links, mixer_window_days, chain_explorers, follow_bridges, no_screen, graphml_path,
+          as_json, fail_on_new, quiet, verbose) -> None:
     """Trace ADDRESSES (or a --case) hop by hop and keep the result in the store.
 
     Rerun the same command to fetch only what is new since the last run.
@@ -262,9 +290,9 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
     if graphml_path is not None:
         _check_output_path(graphml_path, "--graphml")
     source = _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate,
-                          page_size, explorer_dialect, timeout, retries)
+                          page_size, explorer_dialect, max_requests, timeout, retries)
     if follow_bridges:
-        source = _with_other_chains(source, explorer_url, rate, page_size, timeout, retries)
+        source = _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, chain_explorers)
     options = TraceOptions(hops=hops, min_value_wei=min_value_wei, max_degree=max_degree,
                            follow_unverified_tokens=follow_unverified_tokens, reorg_margin=reorg_margin,
                            link_mixers=link_mixers or follow_mixer_links is not None,
@@ -289,9 +317,9 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
         result = Tracer(store, source, options, make_progress(quiet)).run(starts, params)
         _warn_rejected(result.rejected)
         if result.unindexed:
-            click.echo(f"tracer: warning: the explorer has not indexed all internal transactions of "
-                       f"{len(result.unindexed)} address(es) yet; what it had is kept and the next run asks again",
-                       err=True)
+            click.echo(f"tracer: warning: the history of {len(result.unindexed)} address(es) could not be read in full "
+                       "(not indexed by the explorer yet, unreadable pages, or a chain no explorer serves here); what "
+                       "came is kept and the next run asks again", err=True)
         something_new = result.news.anything
         if as_json:
             click.echo(json.dumps(result.to_json(), ensure_ascii=False))
@@ -558,6 +586,50 @@ def exits(db_path: str, model: str, min_value: str, fmt: str, as_json: bool, as_
     render([table], fmt)
 
 
+@cli.command()
+@_db_option
+@_source_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def doctor(db_path, source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate, page_size,
+           explorer_dialect, max_requests, timeout, retries, as_json) -> None:
+    """Ask the configured explorer (and node, with --rpc-url) once: reachable, dialect, key, page cap and tier,
+    rate, today's requests, node chain id, archive state, trace_filter. Exits 6 on the first problem."""
+    from tracer.doctor import check_explorer, check_node
+    from tracer.sources.combined import CombinedSource
+    from tracer.sources.explorer import ExplorerClient
+    from tracer.sources.node import NodeSource
+    from tracer.store import Store
+    from tracer.tables import Table, render
+
+    usage = None
+    if Path(db_path).exists():
+        store = Store.open(db_path, create=False)
+        try:
+            usage = store.usage_today()
+        finally:
+            store.close()
+    source = _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate,
+                          page_size, explorer_dialect, max_requests, timeout, retries)
+    try:
+        parts = [source.node, source.explorer] if isinstance(source, CombinedSource) else [source]
+        checks = []
+        for part in parts:
+            if isinstance(part, NodeSource):
+                checks += check_node(part)
+            elif isinstance(part, ExplorerClient):
+                checks += check_explorer(part, usage)
+    finally:
+        source.close()
+    if as_json:
+        click.echo(json.dumps([{"check": c.name, "ok": c.ok, "detail": c.detail} for c in checks], indent=1))
+    else:
+        render([Table("tracer doctor", ["check", "ok", "detail"],
+                      [[c.name, "yes" if c.ok else "NO", c.detail] for c in checks])], _table_format("auto", False))
+    problem = next((c for c in checks if not c.ok), None)
+    if problem:
+        _fail(f"{problem.name}: {problem.detail}", 6)
+
+
 @cli.command("mixer-links")
 @_db_option
 @_source_options
@@ -566,7 +638,8 @@ def exits(db_path: str, model: str, min_value: str, fmt: str, as_json: bool, as_
 @click.option("--min-confidence", default=0.0, show_default=True, type=click.FloatRange(0, 1))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def mixer_links(db_path, source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate,
-                page_size, explorer_dialect, timeout, retries, window_days, min_confidence, as_json) -> None:
+                page_size, explorer_dialect, max_requests, timeout, retries, window_days, min_confidence,
+                as_json) -> None:
     """Propose which Tornado Cash withdrawals may be the traced deposits coming back out.
 
     Every link is a candidate with a confidence and the heuristics that fired, never a fact.
@@ -579,7 +652,7 @@ def mixer_links(db_path, source_mode, rpc_url, rpc_rate, chunk_size, batch_size,
     try:
         store.acquire_lock()
         source = _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate,
-                              page_size, explorer_dialect, timeout, retries)
+                              page_size, explorer_dialect, max_requests, timeout, retries)
         link_mixers(store, source, source.head_block(), window_days)
         rows = [dict(r) for r in store.link_rows(min_confidence)]
     finally:

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from explorer_server import FIXTURES, Chain, ExplorerServer  # noqa: E402
+from explorer_server import Chain, ExplorerServer  # noqa: E402
 from tracing import trace_subprocess  # noqa: E402
 
 SEED = "0x47666Fab8bd0Ac7003bce3f5C3585383F09486E2"
@@ -31,16 +31,36 @@ def main() -> None:
     ap.add_argument("--server-limit", type=float, default=None,
                     help="calls/s the server allows before answering Etherscan's rate-limit body (default: rate)")
     ap.add_argument("--hops", type=int, default=3)
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "explorer_fixture.json")
+    ap.add_argument("--dialect", default="etherscan-paid",
+                    choices=["etherscan-paid", "etherscan-free-clamp", "etherscan-free-window", "blockscout",
+                             "blockscout-pro"], help="which service the local server speaks, as the notes document it")
+    ap.add_argument("--flood", type=int, default=0,
+                    help="poisoning rows sent to look-alikes before the hop-1 consolidation wallet's first outflow")
+    ap.add_argument("--out", type=Path, default=None, help="JSON result (default: benchmarks/results/...)")
     args = ap.parse_args()
-    if not (FIXTURES / "etherscan").exists():
-        sys.exit(f"fixtures not found at {FIXTURES}")
     chain = Chain.from_fixtures()
+    if args.flood:
+        from test_dialects import _flood
+        from conftest import HOP1_CONSOLIDATION, HOP2_FORWARD
+
+        _flood(chain, HOP1_CONSOLIDATION, HOP2_FORWARD, args.flood, 21895320, 21895380)
     limit = args.server_limit if args.server_limit is not None else args.rate
-    with ExplorerServer(chain, latency=args.latency, rate_limit=limit) as server, tempfile.TemporaryDirectory() as tmp:
+    server_options, env, extra = {
+        "etherscan-paid": ({"dialect": "etherscan", "api_key": "K"}, {"ETHERSCAN_API_KEY": "K"}, ()),
+        "etherscan-free-clamp": ({"dialect": "etherscan", "api_key": "K", "tier": "free-clamp"},
+                                 {"ETHERSCAN_API_KEY": "K"}, ()),
+        "etherscan-free-window": ({"dialect": "etherscan", "api_key": "K", "tier": "free-window"},
+                                  {"ETHERSCAN_API_KEY": "K"}, ()),
+        "blockscout": ({"dialect": "blockscout"}, {"ETHERSCAN_API_KEY": ""}, ()),
+        "blockscout-pro": ({"dialect": "blockscout-pro", "api_key": "proapi_k"}, {"BLOCKSCOUT_API_KEY": "proapi_k"},
+                           ("--explorer-dialect", "blockscout-pro")),
+    }[args.dialect]
+    with ExplorerServer(chain, latency=args.latency, rate_limit=limit, **server_options) as server, \
+            tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
-        summary, wall = trace_subprocess(server.url, db, SEED, args.rate, args.hops)
+        summary, wall = trace_subprocess(server.url, db, SEED, args.rate, args.hops, extra, env)
         result = {
+            "dialect": args.dialect, "flood": args.flood,
             "rate": args.rate, "latency_s": args.latency, "server_limit": limit, "hops": args.hops,
             "requests": summary["requests"], "server_saw": len(server.log),
             "server_rate_limited": server.rate_limited, "client_rate_limited": summary["rate_limited"],
@@ -48,6 +68,7 @@ def main() -> None:
             "trace_seconds": summary["seconds"], "wall_seconds": round(wall, 2),
             "achieved_rate": round(summary["requests"] / summary["seconds"], 2),
         }
+    args.out = args.out or ROOT / "benchmarks" / "results" / f"explorer_fixture-{args.dialect}.json"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     width = max(len(k) for k in result)

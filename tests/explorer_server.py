@@ -117,6 +117,7 @@ ETHERSCAN_MODULES: dict[str, set[str]] = {
     "block": {"getblocknobytime"},
     "proxy": {"eth_blockNumber", "eth_getCode", "eth_getTransactionReceipt", "eth_getTransactionByHash"},
     "contract": set(), "transaction": set(), "stats": set(), "token": set(), "gastracker": set(),
+    "getapilimit": {"getapilimit"},
 }
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -591,6 +592,11 @@ class ExplorerServer:
             return _notok(ES_BAD_ACTION)
         if module == "proxy":
             return self._etherscan_proxy(action, q, chain)
+        if module == "getapilimit":  # the key's daily credits (Part 2 §1, "Usage check"; no chainid needed)
+            limit = 100_000 if self.tier != "paid" else 1_500_000
+            used = self.day_requests
+            return _envelope("1", "OK", {"creditsUsed": used, "creditsAvailable": limit - used, "creditLimit": limit,
+                                         "limitInterval": "daily", "intervalExpiryTimespan": "08:42:34"})
         if action in ("txlist", "txlistinternal", "tokentx"):
             return self._etherscan_list(action, q, chain)
         if action == "balancemulti":

@@ -209,7 +209,7 @@ def test_blockscout_status_2_keeps_the_cursor_and_the_next_run_fills_the_range(t
         first = _trace(server, db, {}, hops="1")
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout)["not_yet_indexed"] == [EXPLOITER]
-    assert "not indexed all internal transactions" in first.stderr
+    assert "could not be read in full" in first.stderr and "not indexed by the explorer yet" in first.stderr
     conn = sqlite3.connect(db)
     cursor = conn.execute("SELECT scanned_to FROM cursors WHERE address=? AND action='txlistinternal'",
                           (EXPLOITER,)).fetchone()
@@ -222,3 +222,62 @@ def test_blockscout_status_2_keeps_the_cursor_and_the_next_run_fills_the_range(t
     stored = conn.execute("SELECT amount FROM transfers WHERE kind='internal' AND to_addr=?", (EXPLOITER,)).fetchall()
     conn.close()
     assert stored == [(str(7 * 10**18),)]
+
+
+@pytest.mark.parametrize("name,options,env,extra", DIALECTS, ids=IDS)
+def test_doctor_names_the_dialect_key_and_page_of_each_service(name, options, env, extra, tmp_path):
+    db = tmp_path / "case.db"
+    with ExplorerServer(Chain.from_fixtures(), **options) as server:
+        assert _trace(server, db, env, *extra, hops="0").exit_code == 0
+        result = run_cli("doctor", "--db", db, "--explorer-url", server.url, "--json", *extra, env=env)
+    assert result.exit_code == 0, result.output
+    checks = {c["check"]: c for c in json.loads(result.stdout)}
+    assert all(c["ok"] for c in checks.values())
+    assert checks["dialect"]["detail"].startswith(options["dialect"])
+    assert "requests sent" in checks["today"]["detail"]
+    if options["dialect"] == "etherscan":
+        tier = "free or Lite" if options.get("tier") else "paid"
+        assert checks["key"]["detail"] == "ETHERSCAN_API_KEY accepted" and tier in checks["page"]["detail"]
+        assert "pages of 1,000 rows" in checks["page"]["detail"] or "10,000" in checks["page"]["detail"]
+    elif options["dialect"] == "blockscout":
+        assert "keyless" in checks["key"]["detail"] and "BLOCKSCOUT_API_KEY" in checks["key"]["detail"]
+        assert "pages of 10,000 rows" in checks["page"]["detail"]
+    for key in (ES_KEY, PRO_KEY):
+        assert key not in result.output
+
+
+def test_doctor_against_a_dead_endpoint_and_a_refused_key(tmp_path):
+    dead = run_cli("doctor", "--db", tmp_path / "none.db", "--explorer-url", "http://127.0.0.1:9/api",
+                   "--retries", "0")
+    _refusal(dead, "cannot connect")
+    assert not (tmp_path / "none.db").exists()
+    with ExplorerServer(Chain.from_fixtures(), dialect="blockscout-pro", api_key=PRO_KEY) as server:
+        refused = run_cli("doctor", "--explorer-url", server.url, "--explorer-dialect", "blockscout-pro",
+                          "--db", tmp_path / "none.db", env={"BLOCKSCOUT_API_KEY": "proapi_wrong"})
+    _refusal(refused, "HTTP 401", "BLOCKSCOUT_API_KEY")
+
+
+def test_max_requests_stops_cleanly_and_the_next_run_goes_on(tmp_path, reference):
+    db = tmp_path / "case.db"
+    env = {"ETHERSCAN_API_KEY": ES_KEY}
+    with ExplorerServer(Chain.from_fixtures(), dialect="etherscan", api_key=ES_KEY) as server:
+        capped = _trace(server, db, env, "--max-requests", "30")
+        _refusal(capped, "--max-requests 30")
+        assert len(server.log) == 30
+        resumed = _trace(server, db, env)
+    assert resumed.exit_code == 0, resumed.output
+    assert store_snapshot(db) == reference[1]
+
+
+def test_doctor_checks_the_node_too(tmp_path):
+    from anvil import Anvil
+
+    with Anvil() as node:
+        result = run_cli("doctor", "--source", "rpc", "--rpc-url", node.url, "--db", tmp_path / "x.db", "--json")
+        wrong_chain = run_cli("doctor", "--source", "rpc", "--rpc-url", node.url, "--chain-id", "10",
+                              "--db", tmp_path / "x.db")
+    assert result.exit_code == 0, result.output
+    checks = {c["check"]: c for c in json.loads(result.stdout)}
+    assert checks["node"]["ok"] and "on chain 1" in checks["node"]["detail"]
+    assert checks["trace_filter"]["detail"].startswith("yes") and checks["archive"]["ok"]
+    _refusal(wrong_chain, "chain")

@@ -7,6 +7,14 @@ EVM_CHAIN_IDS = {
     "arb": 42161, "avax": 43114, "linea": 59144, "scroll": 534352,
 }
 NAMES_BY_ID = {v: k for k, v in EVM_CHAIN_IDS.items()}
+# Public Blockscout instances, for chains Etherscan's free tier does not serve (Base, OP, ...): a trail there is
+# followed on that chain's Blockscout instead (`--chain-explorer CHAIN=URL` names another one, or one for BSC/Avax).
+BLOCKSCOUT_INSTANCES = {
+    "base": "https://base.blockscout.com/api", "op": "https://optimism.blockscout.com/api",
+    "arb": "https://arbitrum.blockscout.com/api", "gnosis": "https://gnosis.blockscout.com/api",
+    "polygon": "https://polygon.blockscout.com/api", "zksync": "https://zksync.blockscout.com/api",
+    "scroll": "https://scroll.blockscout.com/api",
+}
 NATIVE_SYMBOL = {"bsc": "BNB", "polygon": "POL", "avax": "AVAX", "gnosis": "XDAI"}  # others: ETH
 
 

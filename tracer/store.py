@@ -30,7 +30,7 @@ from urllib.parse import quote
 from .errors import StoreBusyError, StoreError
 from .models import LOOKALIKE, POISON_FLAGS, Transfer
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # A trace commits its fetched addresses every FLUSH_SECONDS or FLUSH_TRANSFERS, whichever comes first:
 # a killed run loses at most that much, and each commit rewrites the index pages it touched (random
 # transfer ids touch most of them at scale), so fewer, larger commits are what a million-row store needs.
@@ -177,6 +177,14 @@ MIGRATIONS: dict[int, str] = {
     INSERT OR IGNORE INTO announced_exits
         SELECT address, category, COALESCE(first_reached, 0) FROM addresses
         WHERE category IN ('bridge', 'dex', 'exchange', 'mixer', 'service') AND hop IS NOT NULL;
+    """,
+    8: """
+    CREATE TABLE usage (                                  -- requests sent per UTC day and service (quotas are daily)
+        day      TEXT NOT NULL,                           -- YYYY-MM-DD, UTC: Etherscan and Blockscout reset at 00:00
+        service  TEXT NOT NULL,
+        requests INTEGER NOT NULL,
+        PRIMARY KEY (day, service)
+    );
     """,
 }
 
@@ -467,6 +475,18 @@ class Store:
     def set_run_params(self, run_id: int, params: dict) -> None:
         with self.transaction() as c:
             c.execute("UPDATE runs SET params=? WHERE id=?", (json.dumps(params, sort_keys=True), run_id))
+
+    def add_usage(self, service: str, requests: int) -> None:
+        if requests <= 0:
+            return
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        with self.transaction() as c:
+            c.execute("INSERT INTO usage VALUES (?,?,?) ON CONFLICT(day, service) DO UPDATE SET"
+                      " requests=requests+excluded.requests", (day, service, requests))
+
+    def usage_today(self) -> dict[str, int]:
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        return dict(self.conn.execute("SELECT service, requests FROM usage WHERE day=?", (day,)).fetchall())
 
     # ---- news, announced once ----------------------------------------------------
     def unannounced_runs(self, up_to: int) -> list[int]:

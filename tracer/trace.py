@@ -184,6 +184,7 @@ class Tracer:
             result.rate_limited = self.source.rate_limited
             result.seconds = time.monotonic() - started
             result.rejected = self._rejected()
+            self.store.add_usage(self.source.name, result.requests)
             self.store.finish_run(
                 run_id, "ok", head_block=result.head_block, requests=result.requests,
                 new_transfers=result.new_transfers, new_addresses=result.new_addresses,
@@ -193,6 +194,7 @@ class Tracer:
         except BaseException as exc:
             message = str(exc) if isinstance(exc, TracerError) else type(exc).__name__
             try:
+                self.store.add_usage(self.source.name, self.source.requests)
                 self.store.finish_run(run_id, "failed", requests=self.source.requests, error=message[:500],
                                       **self._rejected_columns(self._rejected()))
             except Exception:
@@ -226,6 +228,7 @@ class Tracer:
             summary = HopSummary(hop=hop, addresses=len(level))
             result.hops.append(summary)
             last = hop == self.options.hops
+            screen = None if last else self._start_screen(level, seed_set)  # its requests overlap the probes'
             probes = {} if last else self._probe(level, nodes, seed_set, result.head_block, hop)
             if self._probing:  # only busy addresses that never sent a transaction need their code now
                 self._ensure_codes([a for a, p in probes.items() if not p.sent and p.next_start is not None], hop)
@@ -240,7 +243,7 @@ class Tracer:
                     labelled_endpoints.add(address)  # whatever an earlier run (before the label) decided
                 if followable and not last:
                     to_follow.append(address)
-            self._fetch_histories(to_follow, nodes, result.head_block, hop, probes, result)
+            self._fetch_histories(to_follow, nodes, result.head_block, hop, probes, result, screen)
             to_follow = self._settle_unknown_codes(to_follow, nodes, seed_set, hop)
             summary.new_exits = self._decode_exits(to_follow, nodes)
             via_mixer = self._mixer_candidates(to_follow, result.head_block, summary)
@@ -401,11 +404,13 @@ class Tracer:
         return tasks, cursors
 
     def _fetch_histories(self, addresses: list[str], nodes: dict[str, NodeState], head: int, hop: int,
-                         probes: dict | None = None, result: TraceResult | None = None) -> None:
+                         probes: dict | None = None, result: TraceResult | None = None, screen=None) -> None:
         """Fetch every address's new blocks; store each address atomically as soon as it is complete."""
         if not addresses:
+            if screen is not None:
+                screen.result()  # nothing to fetch after all: still, its requests end here, and its errors show
             return
-        snapshot, unchanged, head = self._screen(addresses, head, probes or {}, result)
+        snapshot, unchanged, head = self._screen(addresses, head, probes or {}, result, screen)
         self.progress.start_stage(f"hop {hop}: fetching histories", len(addresses))
         pending: dict[str, int] = {}
         collected: dict[str, list[Transfer]] = defaultdict(list)
@@ -469,8 +474,26 @@ class Tracer:
         finally:
             flush()  # what is complete is kept, even when the source fails part-way
 
+    def _start_screen(self, level: list[str], seeds: set[str]):
+        """Start reading a hop's balances beside its probes (explorers): both are needed, neither needs the
+        other, and on a rate-limited API with slow answers every stage that waits for the last answer of
+        the one before costs a round trip. Read for every address that may be followed (a few more
+        than will be: contracts found by the probes are not); the head is still read after it."""
+        if not (self._probing and self.options.screen and hasattr(self.source, "balances")):
+            return None
+        home = [a for a in level if ":" not in a and (a in seeds or not self._service_label(a))]
+        if not home:
+            return None
+        pairs = [(a, t) for a in home for t in self.store.held_tokens(a)]  # the store is read here, not there
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screen")
+        future = pool.submit(lambda: (self.source.balances(home), self.source.token_balances(pairs) if pairs else {}))
+        pool.shutdown(wait=False)
+        return future
+
     def _screen(self, addresses: list[str], head: int, probes: dict,
-                result: TraceResult | None) -> tuple[dict, set[str], int]:
+                result: TraceResult | None, reading=None) -> tuple[dict, set[str], int]:
         """Balances of the addresses about to be fetched: which cannot have moved since last time?
 
         An account that sends anything pays gas, so its ETH balance changes; tokens moved by an
@@ -486,9 +509,14 @@ class Tracer:
         if not home:
             return {}, set(), head
         self.progress.start_stage("screening balances", len(home))
-        eth = self.source.balances(home)
-        pairs = [(a, t) for a in home for t in self.store.held_tokens(a)]
-        tokens = self.source.token_balances(pairs) if pairs else {}
+        if reading is not None:  # started beside the probes (see _start_screen)
+            eth, tokens = reading.result()
+            wanted = set(home)
+            tokens = {(a, t): v for (a, t), v in tokens.items() if a in wanted}
+        else:
+            eth = self.source.balances(home)
+            pairs = [(a, t) for a in home for t in self.store.held_tokens(a)]
+            tokens = self.source.token_balances(pairs) if pairs else {}
         self.progress.set_requests(self.source.requests)
         stored = self.store.balances()
         snapshot: dict[str, dict[tuple[str, str], int]] = {}

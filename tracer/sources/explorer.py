@@ -193,6 +193,7 @@ class ExplorerClient:
         page_size: int | None = None,
         workers: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        max_requests: int | None = None,
     ):
         if page_size is not None and not 1 <= page_size <= WINDOW:
             raise ValueError(f"page size must be 1..{WINDOW}")
@@ -203,6 +204,9 @@ class ExplorerClient:
         self.dialect: Dialect | None = DIALECTS.get(endpoint.dialect) or dialect_for_host(endpoint.url)
         self._dialect_lock = threading.Lock()
         self._asked_page_size = page_size  # None: the dialect's own (Etherscan 1,000, Blockscout 10,000)
+        self.max_requests = max_requests  # --max-requests: this run's budget
+        self._budget_used = 0
+        self.credits_remaining: int | None = None  # Blockscout PRO's x-credits-remaining, as last answered
         self._learned_cap: int | None = None  # a smaller cap the service turned out to serve
         self._batch = 5  # JSON-RPC calls per POST where the dialect POSTs them (shrinks on HTTP 413)
         self._first_head: int | None = None  # the head read while detecting the dialect
@@ -455,6 +459,7 @@ class ExplorerClient:
         last_problem = ""
         give_ups = self._give_ups
         while True:
+            self._take_budget()
             started = self.pacer.wait(stop=lambda: self._give_ups != give_ups)
             if self._give_ups != give_ups:  # another call gave up on this server meanwhile: so does this one
                 raise RateLimitError(self._rate_limit_message(self.pacer.streak))
@@ -484,6 +489,16 @@ class ExplorerClient:
                 continue
             self.pacer.success(started)
             return body
+
+    def _take_budget(self) -> None:
+        """One request of --max-requests, taken before it is sent (workers race for the last ones)."""
+        if self.max_requests is None:
+            return
+        with self.stats._lock:
+            if self._budget_used >= self.max_requests:
+                raise QuotaError(f"--max-requests {self.max_requests} reached; everything fetched is kept: "
+                                 "rerun to go on from there")
+            self._budget_used += 1
 
     def _back_off(self, throttles: int, started: float | None = None, pause: float | None = None) -> None:
         """The server said "slow down" for the n-th time in a row: slow down, pause everyone, or give up.
@@ -530,6 +545,9 @@ class ExplorerClient:
         except requests.RequestException as exc:
             raise _Transient(type(exc).__name__) from None
         code = resp.status_code
+        credits = resp.headers.get("x-credits-remaining")
+        if credits is not None and credits.strip().lstrip("-").isdigit():
+            self.credits_remaining = int(credits)
         if code == 429:
             # Blockscout: x-ratelimit-reset in ms until its window resets; others: Retry-After
             raise _Throttled(retry_pause(resp.headers))

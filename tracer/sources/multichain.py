@@ -12,20 +12,38 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
-from ..chains import NATIVE_SYMBOL, split_node
+from ..chains import EVM_CHAIN_IDS, NATIVE_SYMBOL, split_node
+from ..errors import SourceError
 from ..models import ERC20, ETH, UNVERIFIED_TOKEN, Transfer
 from ..records import RejectedRecord
 from .base import FetchTask
 from .explorer import ACTIONS, ExplorerClient
 
 
+class _Unserved(Exception):
+    """No explorer serves this chain for us: its nodes are left for a later run."""
+
+
 class MultiChainSource:
-    def __init__(self, home, make_explorer: Callable[[int], ExplorerClient]):
+    """Etherscan's free tier serves only some chains ("Free API access is not supported for this chain": BNB,
+    Base, OP, Avalanche): a chain it refuses is followed on that chain's Blockscout instance (`fallbacks`),
+    or, where none is known, left unfollowed with one warning; the trace goes on either way."""
+
+    def __init__(self, home, make_explorer: Callable[[int], ExplorerClient],
+                 fallbacks: dict[str, str] | None = None,
+                 make_fallback: Callable[[str, int], ExplorerClient] | None = None,
+                 warn: Callable[[str], None] = lambda message: None):
         self.home = home
         self.name = home.name
         self._make = make_explorer
         self._foreign: dict[str, ExplorerClient] = {}
         self._heads: dict[str, int] = {}
+        self._fallbacks = fallbacks or {}
+        self._make_fallback = make_fallback
+        self._warn = warn
+        self._unserved: dict[str, str] = {}  # chain -> why no explorer serves it
+        self._skipped: set[str] = set()  # nodes left unfetched: their cursors must not move
+        self._retired_requests = 0  # requests of explorers replaced by a fallback
 
     # delegation to the home source
     @property
@@ -34,7 +52,7 @@ class MultiChainSource:
 
     @property
     def requests(self) -> int:
-        return self.home.requests + sum(e.requests for e in self._foreign.values())
+        return self.home.requests + sum(e.requests for e in self._foreign.values()) + self._retired_requests
 
     @property
     def rate_limited(self) -> int:
@@ -58,6 +76,9 @@ class MultiChainSource:
 
     def take_incomplete(self, address: str) -> set[str]:
         """Actions whose answers were not fully indexed yet (see ExplorerClient.take_incomplete)."""
+        if address in self._skipped:
+            self._skipped.discard(address)
+            return set(ACTIONS)
         if ":" in address:
             chain, _, plain = address.partition(":")
             explorer = self._foreign.get(chain)
@@ -96,11 +117,41 @@ class MultiChainSource:
         if ":" not in node:
             return None
         if chain not in self._heads:
-            self._heads[chain] = self.explorer(chain).head_block()
+            try:
+                self._heads[chain] = self._ask(chain, lambda e: e.head_block())
+            except _Unserved:
+                return None
         return self._heads[chain]
 
     def block_at(self, chain: str, timestamp: int) -> int:
-        return self.explorer(chain).block_at(timestamp)
+        try:
+            return self._ask(chain, lambda e: e.block_at(timestamp))
+        except _Unserved:
+            return 0  # never fetched this run; a later run (with an explorer for it) reads from its start
+
+    def _ask(self, chain: str, call):
+        """call(explorer of chain), moving to the chain's Blockscout when Etherscan's tier refuses the chain."""
+        if chain in self._unserved:
+            raise _Unserved(self._unserved[chain])
+        try:
+            return call(self.explorer(chain))
+        except SourceError as exc:
+            if "not supported for this chain" not in str(exc).lower():
+                raise
+        refused = self._foreign.pop(chain)
+        self._retired_requests += refused.requests
+        refused.close()
+        url = self._fallbacks.get(chain)
+        if url and self._make_fallback:
+            self._warn(f"the explorer's plan does not serve {chain}; following it on {url.split('/')[2]} "
+                       "(Blockscout) instead")
+            self._foreign[chain] = self._make_fallback(url, EVM_CHAIN_IDS[chain])
+            return call(self._foreign[chain])
+        why = (f"cannot follow {chain}: the explorer's plan does not serve it and no Blockscout instance is known "
+               f"for it (--chain-explorer {chain}=URL names one); those addresses are kept for a later run")
+        self._unserved[chain] = why
+        self._warn(why)
+        raise _Unserved(why)
 
     def codes(self, addresses: list[str]) -> Iterator[tuple[str, str]]:
         home = [a for a in addresses if ":" not in a]
@@ -108,7 +159,10 @@ class MultiChainSource:
             yield from self.home.codes(home)
         for node in (a for a in addresses if ":" in a):
             chain, address = split_node(node)
-            yield node, self.explorer(chain).get_code(address)
+            try:
+                yield node, self._ask(chain, lambda e: e.get_code(address))
+            except _Unserved:
+                continue  # code unknown: the node keeps the code-unchecked flag
 
     def fetch(self, tasks: list[FetchTask]) -> Iterator[tuple[FetchTask, list[Transfer]]]:
         home = [t for t in tasks if ":" not in t.address]
@@ -116,7 +170,11 @@ class MultiChainSource:
             yield from self.home.fetch(home)
         for task in (t for t in tasks if ":" in t.address):
             chain, address = split_node(task.address)
-            found = self.explorer(chain).fetch_range(task.action, address, task.start, task.end)
+            try:
+                found = self._ask(chain, lambda e: e.fetch_range(task.action, address, task.start, task.end))
+            except _Unserved:
+                self._skipped.add(task.address)  # its cursors stay where they were
+                found = []
             yield task, [_on_chain(t, chain) for t in found]
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ class SourceSettings:
     page_size: int | None = None  # None: the dialect's own page (Etherscan 1,000: its free tier's cap)
     blockscout_key: str | None = None  # BLOCKSCOUT_API_KEY: the Blockscout PRO API
     dialect: str | None = None  # --explorer-dialect; None/"auto": from the host, else the first answer
+    max_requests: int | None = None  # --max-requests: explorer requests this run may send
     chunk_size: int = 500
     batch_size: int = 100
 
@@ -43,7 +44,7 @@ def make_source(s: SourceSettings, warn: Callable[[str], None]):
         endpoint = choose_endpoint(s.api_key, s.explorer_url, s.chain_id, s.dialect, s.blockscout_key)
         key = s.blockscout_key if endpoint.dialect == "blockscout-pro" else s.api_key
         return ExplorerClient(endpoint, api_key=key, rate=s.rate, timeout=s.timeout, retries=s.retries,
-                              page_size=s.page_size)
+                              page_size=s.page_size, max_requests=s.max_requests)
 
     def node() -> NodeSource:
         client = JsonRpcClient(s.rpc_url, rate=s.rpc_rate, timeout=s.timeout, retries=s.retries,
