@@ -281,3 +281,55 @@ def test_doctor_checks_the_node_too(tmp_path):
     assert checks["node"]["ok"] and "on chain 1" in checks["node"]["detail"]
     assert checks["trace_filter"]["detail"].startswith("yes") and checks["archive"]["ok"]
     _refusal(wrong_chain, "chain")
+
+
+def test_a_budget_smaller_than_a_hop_still_gets_the_case_done_night_after_night(tmp_path, reference):
+    """--max-requests (or a daily quota) below one hop's first pages: each night keeps what it read, so the
+    case completes in a few nights instead of paying for the same first pages every night."""
+    db = tmp_path / "case.db"
+    env = {"ETHERSCAN_API_KEY": ES_KEY}
+    nights = []
+    with ExplorerServer(Chain.from_fixtures(), dialect="etherscan", api_key=ES_KEY) as server:
+        for _ in range(15):
+            result = _trace(server, db, env, "--max-requests", "40")
+            nights.append(result.exit_code)
+            if result.exit_code == 0:
+                break
+            _refusal(result, "--max-requests 40")
+    assert nights[-1] == 0 and len(nights) <= 8, nights
+    assert store_snapshot(db) == reference[1]
+
+
+def test_query_timeouts_split_the_range_once_and_keep_the_span_that_works():
+    chain = Chain.from_fixtures()
+    with ExplorerServer(chain, dialect="etherscan", timeout_over_blocks=100_000) as server:
+        client = ExplorerClient(Endpoint(server.url, 1, 5.0, "t", "etherscan"), rate=1000, backoff=0.01)
+        try:
+            got = client.fetch_range("txlist", EXPLOITER, 0, chain.head)
+        finally:
+            client.close()
+    assert len(got) == 41
+    # ~22M blocks in spans that work (<= 100k blocks): about 220 requests plus the halvings, not thousands
+    assert len(server.log) < chain.head // 100_000 * 1.5, len(server.log)
+
+
+def test_a_single_timeout_on_one_block_is_retried():
+    chain = Chain.from_fixtures()
+    block = min(int(r["blockNumber"]) for r in chain.records["txlist"] if r["from"].lower() == EXPLOITER)
+    with ExplorerServer(chain, dialect="etherscan") as server:
+        client = ExplorerClient(Endpoint(server.url, 1, 5.0, "t", "etherscan"), rate=1000, backoff=0.01)
+        server.faults.append("timeout")
+        try:
+            got = client.fetch_range("txlist", EXPLOITER, block, block)
+        finally:
+            client.close()
+    assert got and all(t.block == block for t in got)
+
+
+def test_an_etherscan_key_is_never_sent_to_an_unknown_host_that_turns_out_to_be_blockscout(tmp_path, reference):
+    db = tmp_path / "case.db"
+    with ExplorerServer(Chain.from_fixtures(), dialect="blockscout") as server:
+        result = _trace(server, db, {"ETHERSCAN_API_KEY": ES_KEY})
+        sent = [q for q in server.log if "apikey" in q]
+    assert result.exit_code == 0, result.output
+    assert sent == [] and store_snapshot(db) == reference[1]

@@ -296,14 +296,35 @@ class Tracer:
             return {}
         self.progress.start_stage(f"hop {hop}: first pages", len(todo))
         probes = {}
-        for probe in self.source.probes([(a, nodes[a].reach_block, head) for a in todo]):
-            probes[probe.address] = probe
-            self.progress.advance()
-            self.progress.set_requests(self.source.requests)
+        try:
+            for probe in self.source.probes([(a, nodes[a].reach_block, head) for a in todo]):
+                probes[probe.address] = probe
+                self.progress.advance()
+                self.progress.set_requests(self.source.requests)
+        except TracerError:
+            # the run stops here (a daily quota, --max-requests, a dead explorer): keep the first pages read, as
+            # far as they go, so that the next run goes on from them instead of paying for them again
+            self._keep_probes(probes, nodes, head)
+            raise
         accounts = {a: codes.EOA for a, p in probes.items() if p.sent}
         if accounts:
             self.store.set_code(accounts)
         return probes
+
+    def _keep_probes(self, probes: dict, nodes: dict[str, NodeState], head: int) -> None:
+        """First txlist pages of a run that stops before fetching the rest: stored with a txlist cursor up to
+        the blocks they hold whole (the other lists, having no cursor, are read in full next time)."""
+        if not probes:
+            return
+        accounts = {a: codes.EOA for a, p in probes.items() if p.sent}
+        if accounts:
+            self.store.set_code(accounts)
+        fetched = []
+        for address, probe in probes.items():
+            reach = nodes[address].reach_block
+            end = head if probe.next_start is None else probe.next_start - 1
+            fetched.append((address, list({t.key: t for t in probe.transfers}.values()), {"txlist": Cursor(reach, end)}))
+        self.store.commit_fetches(fetched, self.source.name, self._run_id)
 
     def _settle_unknown_codes(self, followed: list[str], nodes: dict[str, NodeState], seeds: set[str],
                               hop: int) -> list[str]:

@@ -210,6 +210,7 @@ class ExplorerClient:
         self._learned_cap: int | None = None  # a smaller cap the service turned out to serve
         self._batch = 5  # JSON-RPC calls per POST where the dialect POSTs them (shrinks on HTTP 413)
         self._first_head: int | None = None  # the head read while detecting the dialect
+        self._detecting = False
         self.incomplete: dict[str, set[str]] = {}  # address -> actions the service has not finished indexing
         self.rate = rate or endpoint.default_rate
         self.pacer = Pacer(self.rate)
@@ -273,15 +274,16 @@ class ExplorerClient:
         """An unknown host: Etherscan-like services answer module=proxy; Blockscout has no proxy module and
         says "Unknown module" (HTTP 400). The head block read on the way is kept for head_block()."""
         self.dialect = ETHERSCAN
+        self._detecting = True  # asked without the key: an Etherscan key is never sent to what may be Blockscout
         try:
             body = self._call({"module": "proxy", "action": "eth_blockNumber"})
         except _UnknownModule:
             self.dialect = BLOCKSCOUT_INSTANCE
             return
-        if body.get("status") == "0":  # the envelope: an Etherscan-like refusal (a bad key is final)
-            text = f"{body.get('message', '')} {body.get('result') if isinstance(body.get('result'), str) else ''}"
-            if _is_quota(text):
-                raise QuotaError(f"explorer {self._host} refused: {_clean(text)}")
+        finally:
+            self._detecting = False
+        if body.get("status") == "0":
+            return  # the envelope, refusing a keyless call: Etherscan-like; head_block() asks with the key
         try:
             self._first_head = int(body.get("result"), 16)
         except (TypeError, ValueError):
@@ -290,22 +292,42 @@ class ExplorerClient:
     @property
     def _key(self) -> str | None:
         dialect = self.dialect
+        if self._detecting:
+            return None
         return self._api_key if dialect is None or dialect.key_env else None
 
     @property
     def rate_limited(self) -> int:
         return self.stats.rate_limited
 
-    def _run(self, fn, items: list) -> Iterator:
-        """Run fn over items on the worker pool; yield (item, result) as each completes."""
+    def _run(self, fn, items: list, drain: bool = False) -> Iterator:
+        """Run fn over items on the worker pool; yield (item, result) as each completes.
+
+        drain: on the first failure, cancel what has not started, still hand over what the calls under
+        way bring back, then raise it: a run stopped by a quota keeps every answer it paid for."""
         if not items:
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="explorer")
         futures = {self._pool.submit(fn, item): item for item in items}
+        error: BaseException | None = None
         try:
             for fut in as_completed(futures):
-                yield futures[fut], fut.result()
+                if fut.cancelled():
+                    continue
+                try:
+                    result = fut.result()
+                except BaseException as exc:
+                    if not drain:
+                        raise
+                    if error is None:
+                        error = exc
+                        for other in futures:
+                            other.cancel()
+                    continue
+                yield futures[fut], result
+            if error is not None:
+                raise error
         finally:
             for fut in futures:
                 fut.cancel()
@@ -434,13 +456,13 @@ class ExplorerClient:
     def probes(self, requests: list[tuple[str, int, int]]) -> Iterator[Probe]:
         if requests:
             self.resolved_dialect()
-        for _, probe in self._run(lambda r: self.probe(*r), requests):
+        for _, probe in self._run(lambda r: self.probe(*r), requests, drain=True):
             yield probe
 
     def fetch(self, tasks: list[FetchTask]) -> Iterator[tuple[FetchTask, list[Transfer]]]:
         if tasks:
             self.resolved_dialect()  # once, before the workers start
-        yield from self._run(lambda t: self.fetch_range(t.action, t.address, t.start, t.end), tasks)
+        yield from self._run(lambda t: self.fetch_range(t.action, t.address, t.start, t.end), tasks, drain=True)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -561,6 +583,9 @@ class ExplorerClient:
                              "everything fetched is kept, rerun after the daily reset (00:00 UTC)")
         if code in (401, 403):
             env = (self.dialect.key_env if self.dialect and self.dialect.key_env else None)
+            if self._detecting or self.endpoint.dialect == "auto" and env:
+                raise QuotaError(f"explorer {self._host} refused access (HTTP {code}: {_clean(text)}); if it needs "
+                                 "a key, set ETHERSCAN_API_KEY or BLOCKSCOUT_API_KEY and name its --explorer-dialect")
             if env:
                 raise QuotaError(f"explorer {self._host} refused the key (HTTP {code}: {_clean(text)}); "
                                  f"check {env}")
@@ -748,7 +773,9 @@ class ExplorerClient:
         rows: list[Any] = []
         odd = _OddRows()
         cursor = start
-        hi = end  # the last block of the current request: halved on a query timeout, back to `end` once read
+        hi = end  # the last block of the current request: halved on a query timeout
+        span: int | None = None  # blocks a request may span once the explorer timed out on more (kept, not retried)
+        timeouts = 0  # in a row, on a single block: retried like any transient failure, then given up
         pages = 0
         while cursor <= end:
             if max_pages is not None and pages >= max_pages:
@@ -764,10 +791,16 @@ class ExplorerClient:
                     from None
             except _QueryTimeout:
                 if hi > cursor:
-                    hi = cursor + (hi - cursor) // 2  # too many blocks at once: half as many
+                    span = max(1, (hi - cursor + 1) // 2)  # too many blocks at once: half as many, from now on
+                    hi = cursor + span - 1
+                    continue
+                timeouts += 1
+                if timeouts <= self.retries:  # one block: the explorer may just be busy
+                    self._sleep(min(self.backoff * 2 ** (timeouts - 1), 30.0))
                     continue
                 raise SourceError(f"explorer {self._host} times out on {action} of {address} in block {cursor} "
-                                  "alone; use a node (--rpc-url)") from None
+                                  f"alone ({timeouts} tries); use a node (--rpc-url)") from None
+            timeouts = 0
             pages += 1
             full = self._page_is_full(len(page), asked)
             blocks = _sound_blocks(action, page, address, start, end)
@@ -775,7 +808,8 @@ class ExplorerClient:
             odd.add_page([(r, b) for r, b, ok in zip(page, blocks, usable) if not ok], cursor, hi)
             if not full:
                 rows.extend(r for r, ok in zip(page, usable) if ok)
-                cursor, hi = hi + 1, end  # these blocks are read whole; on to the rest, if a timeout split them
+                cursor = hi + 1  # these blocks are read whole; on to the rest, as many blocks as were answered
+                hi = end if span is None else min(end, cursor + span - 1)
                 continue
             in_range = [b for b, ok in zip(blocks, usable) if ok]
             if not in_range:
@@ -834,6 +868,7 @@ class ExplorerClient:
         size = self.page_size
         rows: list[Any] = []
         page_no = 0
+        timeouts = 0
         while True:
             page_no += 1
             if page_no * size > WINDOW:
@@ -843,11 +878,20 @@ class ExplorerClient:
                 )
             try:
                 page = self._account(action, address, block, block, page_no, size)
-            except (_WindowTooLarge, _QueryTimeout):
+            except _WindowTooLarge:
                 raise SourceError(
                     f"{address} has more {action} records in block {block} than the explorer {self._host} lists "
                     f"({(page_no - 1) * size} read); use a node: --rpc-url"
                 ) from None
+            except _QueryTimeout:
+                timeouts += 1
+                if timeouts <= self.retries:  # the explorer may just be busy: the same page again
+                    self._sleep(min(self.backoff * 2 ** (timeouts - 1), 30.0))
+                    page_no -= 1
+                    continue
+                raise SourceError(f"explorer {self._host} times out reading {action} of {address} in block {block} "
+                                  f"(page {page_no}, {timeouts} tries); use a node: --rpc-url") from None
+            timeouts = 0
             blocks = _sound_blocks(action, page, address, start, end)
             rows.extend(r for r, b in zip(page, blocks) if b == block)
             odd.add_page([(r, b) for r, b in zip(page, blocks) if b != block], block, block)
