@@ -42,6 +42,7 @@ class Dialect:
     key_env: str | None      # the environment variable holding this service's key
     default_rate: float      # calls per second without --rate
     head_by_block_module: bool  # the head block by module=block&action=eth_block_number (Blockscout)
+    silent_caps: tuple[int, ...] = KNOWN_CAPS  # row counts at which it may cut an answer short without saying so
 
     def query(self, params: dict, chain_id: int | None, api_key: str | None) -> dict:
         """The GET parameters of one call (the key only where the service wants it)."""
@@ -68,11 +69,13 @@ class Dialect:
 ETHERSCAN = Dialect("etherscan", list_cap=1000, max_page_size=10_000, logs_paged=True, rpc_batch=0,
                     chain_param="chainid", key_env="ETHERSCAN_API_KEY", default_rate=3.0,
                     head_by_block_module=False)
+# Blockscout clamps a page to 10,000 (never fewer) whatever is asked: a shorter page is the last one.
 BLOCKSCOUT_INSTANCE = Dialect("blockscout", list_cap=10_000, max_page_size=10_000, logs_paged=False, rpc_batch=5,
-                              chain_param=None, key_env=None, default_rate=5.0, head_by_block_module=True)
+                              chain_param=None, key_env=None, default_rate=5.0, head_by_block_module=True,
+                              silent_caps=(10_000,))
 BLOCKSCOUT_PRO_API = Dialect("blockscout-pro", list_cap=10_000, max_page_size=10_000, logs_paged=False, rpc_batch=5,
                              chain_param="chain_id", key_env="BLOCKSCOUT_API_KEY", default_rate=5.0,
-                             head_by_block_module=True)
+                             head_by_block_module=True, silent_caps=(10_000,))
 DIALECTS = {d.name: d for d in (ETHERSCAN, BLOCKSCOUT_INSTANCE, BLOCKSCOUT_PRO_API)}
 DIALECT_NAMES = ("auto", *DIALECTS)
 

@@ -42,7 +42,7 @@ from ..models import Transfer
 from ..records import RejectedRecord, parse_rows, read_block, rejected_record, row_problem
 from .base import FetchTask
 from .dialects import (BLOCKSCOUT, BLOCKSCOUT_INSTANCE, BLOCKSCOUT_PRO, BLOCKSCOUT_PRO_API, DIALECTS, ETHERSCAN,
-                       ETHERSCAN_V2, KNOWN_CAPS, Dialect, dialect_for_host, keys_hint)
+                       ETHERSCAN_V2, Dialect, dialect_for_host, keys_hint)
 from .pacing import Pacer, retry_pause
 from .urls import validate_url
 
@@ -410,7 +410,8 @@ class ExplorerClient:
                 break
             last = int(str(page[-1].get("blockNumber", "0")), 0)
             if last == cursor:
-                raise SourceError(f"more than {page_size} logs of {address} in block {last}; use a node")
+                raise SourceError(f"{page_size} or more logs of {address} in block {last}: more than the explorer "
+                                  "lists at once; use a node (--rpc-url)")
             out.extend(x for x in page if int(str(x.get("blockNumber", "0")), 0) < last)
             cursor = last
         return out
@@ -723,7 +724,7 @@ class ExplorerClient:
             body = self._call({"module": "block", "action": "eth_block_number"})
             result = body.get("result")
             if body.get("status") == "0" or not isinstance(result, str):
-                text = str(body.get("message") or result)
+                text = f"{body.get('message') or ''} {result if isinstance(result, str) else ''}".strip()
                 hint = self._retired_hint() if "deprecat" in text.lower() or "retired" in text.lower() else ""
                 raise SourceError(f"explorer {self._host} eth_block_number failed: {_clean(text)}{hint}")
         else:
@@ -838,7 +839,7 @@ class ExplorerClient:
         capped page (Etherscan's free tier serves 1,000 whatever is asked), and the cap is learned."""
         if rows >= asked:
             return True
-        if rows in KNOWN_CAPS:
+        if rows in (self.dialect or ETHERSCAN).silent_caps:
             self._learn_cap(rows)
             return True
         return False
