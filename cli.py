@@ -177,7 +177,8 @@ def _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explore
     return make_source(settings, warn=lambda msg: click.echo(f"tracer: warning: {redact(msg)}", err=True))
 
 
-def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, chain_explorers=()):
+def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, chain_explorers=(),
+                       explorer_dialect="auto", max_requests=None):
     """Wrap a source so that addresses on other EVM chains go to the explorer with that chainid (and, for a
     chain that explorer's plan refuses, to the chain's Blockscout instance)."""
     from tracer.chains import BLOCKSCOUT_INSTANCES, EVM_CHAIN_IDS
@@ -186,6 +187,8 @@ def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, 
     from tracer.sources.urls import validate_url
 
     api_key = os.environ.get("ETHERSCAN_API_KEY") or None
+    blockscout_key = os.environ.get("BLOCKSCOUT_API_KEY") or None  # the PRO API serves other chains by chain_id too
+    dialect = None if explorer_dialect == "auto" else explorer_dialect
     if explorer_url is None and os.environ.get("TRACER_EXPLORER_URL") == "":
         explorer_url = ""  # as in _make_source: set but empty is an error, not the default
     if explorer_url is not None:
@@ -194,10 +197,10 @@ def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, 
         except InputError:
             source.close()
             raise
-    if not (api_key or explorer_url):
+    if not (api_key or blockscout_key or explorer_url):
         source.close()
-        raise InputError("--follow-bridges needs an explorer that serves other chains by chainid: "
-                         "set ETHERSCAN_API_KEY (Etherscan V2) or --explorer-url")
+        raise InputError("--follow-bridges needs an explorer that serves other chains by chain id: "
+                         "set ETHERSCAN_API_KEY (Etherscan V2) or BLOCKSCOUT_API_KEY (Blockscout PRO), or --explorer-url")
 
     fallbacks = dict(BLOCKSCOUT_INSTANCES)
     for item in chain_explorers:
@@ -214,12 +217,14 @@ def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, 
         fallbacks[chain] = url
 
     def make(chain_id: int) -> ExplorerClient:
-        return ExplorerClient(choose_endpoint(api_key, explorer_url, chain_id), api_key=api_key, rate=rate,
-                              timeout=timeout, retries=retries, page_size=page_size)
+        endpoint = choose_endpoint(api_key, explorer_url, chain_id, dialect, blockscout_key)
+        key = blockscout_key if endpoint.dialect == "blockscout-pro" else api_key
+        return ExplorerClient(endpoint, api_key=key, rate=rate, timeout=timeout, retries=retries,
+                              page_size=page_size, max_requests=max_requests)
 
     def make_fallback(url: str, chain_id: int) -> ExplorerClient:
         return ExplorerClient(Endpoint(url, chain_id, 5.0, f"explorer:{url.split('/')[2]}", "blockscout"),
-                              rate=rate, timeout=timeout, retries=retries)
+                              rate=rate, timeout=timeout, retries=retries, max_requests=max_requests)
 
     return MultiChainSource(source, make, fallbacks, make_fallback,
                             warn=lambda message: click.echo(f"tracer: warning: {redact(message)}", err=True))
@@ -292,7 +297,8 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
     source = _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate,
                           page_size, explorer_dialect, max_requests, timeout, retries)
     if follow_bridges:
-        source = _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, chain_explorers)
+        source = _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, chain_explorers,
+                                    explorer_dialect, max_requests)
     options = TraceOptions(hops=hops, min_value_wei=min_value_wei, max_degree=max_degree,
                            follow_unverified_tokens=follow_unverified_tokens, reorg_margin=reorg_margin,
                            link_mixers=link_mixers or follow_mixer_links is not None,

@@ -107,3 +107,21 @@ def test_a_chain_no_explorer_serves_is_left_for_later_and_the_trace_goes_on(tmp_
     conn.close()
     # nothing claims its history was read: a later run (with an explorer for it) reads it from the start
     assert cursors and all(to < frm for frm, to in cursors)
+
+
+@needs_anvil
+def test_a_blockscout_pro_key_alone_follows_bridges_by_chain_id(tmp_path, monkeypatch):
+    monkeypatch.delenv("ETHERSCAN_API_KEY", raising=False)
+    with Anvil(chain_id=1) as home, Anvil(chain_id=8453) as base:
+        seed, receiver, onward = _bridge_to_base(home, base)
+        with ExplorerServer(Chain(head=0), other_chains={8453: index_chain(base)}, dialect="blockscout-pro",
+                            api_key="proapi_k") as pro:
+            db, graphml = tmp_path / "case.db", tmp_path / "trail.graphml"
+            result = run_cli("trace", seed, "--db", db, "--rpc-url", home.url, "--explorer-url", pro.url,
+                             "--explorer-dialect", "blockscout-pro", "--follow-bridges", "--json", "--quiet",
+                             "--graphml", graphml, env={"BLOCKSCOUT_API_KEY": "proapi_k"})
+            assert result.exit_code == 0, result.output
+            asked = [q for q in pro.log if q.get("address") == receiver]
+    assert asked and "proapi_k" not in result.output
+    graph = nx.read_graphml(graphml, force_multigraph=True)
+    assert graph.nodes[f"base:{receiver}"]["followed"] and f"base:{onward}" in graph
