@@ -189,14 +189,7 @@ def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, 
     api_key = os.environ.get("ETHERSCAN_API_KEY") or None
     blockscout_key = os.environ.get("BLOCKSCOUT_API_KEY") or None  # the PRO API serves other chains by chain_id too
     dialect = None if explorer_dialect == "auto" else explorer_dialect
-    if explorer_url is None and os.environ.get("TRACER_EXPLORER_URL") == "":
-        explorer_url = ""  # as in _make_source: set but empty is an error, not the default
-    if explorer_url is not None:
-        try:
-            validate_url(explorer_url, "--explorer-url")
-        except InputError:
-            source.close()
-            raise
+    # explorer_url was checked by _make_source (which made `source`): empty or malformed never gets here
     if not (api_key or blockscout_key or explorer_url):
         source.close()
         raise InputError("--follow-bridges needs an explorer that serves other chains by chain id: "
@@ -349,6 +342,19 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
         raise click.exceptions.Exit(3)
 
 
+def _open_to_read(db_path: str):
+    """An existing store, checked: a damaged one is said so, never read as if whole."""
+    from tracer.store import Store
+
+    store = Store.open(db_path, create=False)
+    try:
+        store.check_integrity()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
 def _check_output_path(value: str, option: str) -> None:
     """Before any work: a file name that can be written (an unset variable gives an empty one)."""
     if not value.strip():
@@ -401,12 +407,10 @@ def _print_trace_summary(result, verbose: bool) -> None:
 def export_cmd(db_path: str, fmt: str, out_path: str) -> None:
     """Export the store's graph (GraphML/GEXF for Gephi, Cytoscape, yEd; CSV; JSON)."""
     from tracer.graph import build_graph, export
-    from tracer.store import Store
 
     _check_output_path(out_path, "--out")
-    store = Store.open(db_path, create=False)
+    store = _open_to_read(db_path)
     try:
-        store.check_integrity()  # a damaged store is said so, never read as if whole
         graph = build_graph(store)
     finally:
         store.close()
@@ -436,13 +440,11 @@ def _table_format(fmt: str, as_json: bool, as_csv: bool = False) -> str:
 def show(address: str, db_path: str, fmt: str, as_json: bool) -> None:
     """What the store knows about ADDRESS: label, category, hop, totals per asset, counterparties."""
     from tracer.report import address_summary
-    from tracer.store import Store
     from tracer.tables import Table, render
 
     addr = parse_address(address)
-    store = Store.open(db_path, create=False)
+    store = _open_to_read(db_path)
     try:
-        store.check_integrity()  # a damaged store is said so, never read as if whole
         summary = address_summary(store, addr)
     finally:
         store.close()
@@ -481,16 +483,14 @@ def show(address: str, db_path: str, fmt: str, as_json: bool) -> None:
 def report(db_path: str, out_path: str, fmt: str, model: str, max_nodes: int) -> None:
     """Write a case report: hop graph, exits, seeds, what is new, run parameters."""
     from tracer.case_report import case_report
-    from tracer.store import Store
 
     _check_output_path(out_path, "--out")
     if fmt == "html":
         from tracer.html_report import cytoscape_source
 
         cytoscape_source()  # fail before the work if the graph library is not installed
-    store = Store.open(db_path, create=False)
+    store = _open_to_read(db_path)
     try:
-        store.check_integrity()  # a damaged store is said so, never read as if whole
         data = case_report(store, model, max_nodes)
     finally:
         store.close()
@@ -526,16 +526,14 @@ def exits(db_path: str, model: str, min_value: str, fmt: str, as_json: bool, as_
     mixers, DEXes, unknown contracts, and holders still sitting on it."""
     from tracer.models import format_amount, parse_eth_amount
     from tracer.report import exits_table
-    from tracer.store import Store
     from tracer.tables import Table, render
 
     try:
         min_wei = max(1, parse_eth_amount(min_value))
     except ValueError as exc:
         raise InputError(f"--min-value: {exc}") from None
-    store = Store.open(db_path, create=False)
+    store = _open_to_read(db_path)
     try:
-        store.check_integrity()  # a damaged store is said so, never read as if whole
         rows = exits_table(store, model, min_wei)
     finally:
         store.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from .labels import annotation_flags, best_label, display_label, known_code, service_category
+from .labels import annotation_flags, best_label, current_category, display_label, known_code, on_trail
 from .models import POISON_FLAGS, to_float
 from .safe_text import for_file, for_spreadsheet
 from .store import Store, _flags_set
@@ -26,11 +26,6 @@ EDGE_FIELDS = ("tx_hash", "log_index", "block", "timestamp", "kind", "asset", "t
                "taint_wei")
 OPTIONAL_EDGE_FIELDS = ("memo", "dest_chain", "dest_address", "dest_asset", "vault", "protocol", "venue",
                         "sent_asset", "sent_amount", "received_asset", "received_amount", "heuristics", "deposit_tx")
-
-
-def _xml_safe(text: str) -> str:
-    """Invisible and XML-forbidden characters as visible escapes (safe_text.for_file), as every export shows them."""
-    return text if text.isprintable() else for_file(text)
 
 
 def build_graph(store: Store, taint_model: str = "haircut", taint=None) -> nx.MultiDiGraph:
@@ -46,7 +41,7 @@ def build_graph(store: Store, taint_model: str = "haircut", taint=None) -> nx.Mu
     imported = store.imported_label_map()
     # what the current labels call a service is an endpoint, even if a trace followed it before the label came
     followed = {a: (r["reach_block"] or 0) for a, r in addresses.items()
-                if r["followed"] and (r["hop"] == 0 or not service_category(a, imported.get(a)))}
+                if on_trail(a, r["followed"], r["hop"], imported.get(a))}
     graph = nx.MultiDiGraph()
     has_clean_edge: set[str] = set()  # a node whose every edge is poisoning is itself poison
     columns = "id, tx_hash, log_index, block, timestamp, kind, asset, token, amount, decimals, flags, from_addr, to_addr"
@@ -67,7 +62,7 @@ def build_graph(store: Store, taint_model: str = "haircut", taint=None) -> nx.Mu
             block=int(block),
             timestamp=int(timestamp),
             kind=kind,
-            asset=_xml_safe(asset),
+            asset=_file_text(asset),
             token=token,
             amount=amount,
             value=to_float(units, decimals),
@@ -103,11 +98,11 @@ def _add_exits(graph: nx.MultiDiGraph, store: Store) -> None:
             continue
         e = Exit(r["tx_hash"], r["log_index"], r["protocol"], r["venue"], r["depositor"], r["block"], r["timestamp"],
                  r["token"], int(r["amount"]), r["dest_chain"], r["dest_address"], r["dest_asset"], r["memo"])
-        dest = _xml_safe(e.dest_node)
+        dest = _file_text(e.dest_node)
         if r["depositor"] not in graph or dest in (r["depositor"], ""):
             continue
         if dest not in graph:
-            graph.add_node(dest, label=_xml_safe(f"{r['dest_asset'] or r['dest_chain']} via {r['protocol']}"),
+            graph.add_node(dest, label=_file_text(f"{r['dest_asset'] or r['dest_chain']} via {r['protocol']}"),
                            label_source=f"decoded from transaction {r['tx_hash']}", category="destination",
                            hop=-1, is_contract=False, followed=False, flags="")
         token = r["token"]
@@ -118,8 +113,8 @@ def _add_exits(graph: nx.MultiDiGraph, store: Store) -> None:
             timestamp=int(r["timestamp"]), kind="bridge", asset="ETH" if token == "ETH" else
             (lookup(token).symbol if lookup(token) else token), token=token, amount=r["amount"],
             value=to_float(int(r["amount"]), decimals), flags=r["flags"], taint_wei="0",
-            memo=_xml_safe(r["memo"]), dest_chain=_xml_safe(r["dest_chain"]),
-            dest_address=_xml_safe(r["dest_address"]), dest_asset=_xml_safe(r["dest_asset"]),
+            memo=_file_text(r["memo"]), dest_chain=_file_text(r["dest_chain"]),
+            dest_address=_file_text(r["dest_address"]), dest_asset=_file_text(r["dest_asset"]),
             vault=r["venue"], protocol=r["protocol"],
         )
 
@@ -148,10 +143,10 @@ def _add_swaps(graph: nx.MultiDiGraph, taint) -> None:
         graph.add_edge(
             sw.address, sw.address, key=f"{sw.tx_hash}:swap:0",
             tx_hash=sw.tx_hash, log_index=-1, block=sw.sent.block, timestamp=sw.sent.timestamp, kind="swap",
-            asset=_xml_safe(f"{sw.sent.asset}->{sw.received.asset}"), token=sw.received.token,
+            asset=_file_text(f"{sw.sent.asset}->{sw.received.asset}"), token=sw.received.token,
             amount=str(sw.received.amount), value=to_float(sw.received.amount, sw.received.decimals), flags="",
-            taint_wei="0", venue=sw.venue, sent_asset=_xml_safe(sw.sent.asset), sent_amount=str(sw.sent.amount),
-            received_asset=_xml_safe(sw.received.asset), received_amount=str(sw.received.amount),
+            taint_wei="0", venue=sw.venue, sent_asset=_file_text(sw.sent.asset), sent_amount=str(sw.sent.amount),
+            received_asset=_file_text(sw.received.asset), received_amount=str(sw.received.amount),
         )
 
 
@@ -162,8 +157,7 @@ def _node_attributes(address: str, row, graph: nx.MultiDiGraph, imported, has_cl
     hop = row["hop"] if row is not None and row["hop"] is not None else -1
     code_kind = (row["code_kind"] if row is not None else None) or known_code(address)
     category = row["category"] if row is not None and row["category"] and hop >= 0 else None
-    if category != "seed":
-        category = service_category(address, imported) or category  # the labels of now, not of the trace
+    category = current_category(address, category, imported)  # the labels of now, not of the trace
     if category is None:
         if address not in has_clean_edge and graph.degree(address):
             category = "poison"
@@ -181,8 +175,8 @@ def _node_attributes(address: str, row, graph: nx.MultiDiGraph, imported, has_cl
     if code_kind is None:
         flags.append("code-unchecked")
     return {
-        "label": _xml_safe(label),
-        "label_source": _xml_safe(label_source),
+        "label": _file_text(label),
+        "label_source": _file_text(label_source),
         "category": category,
         "hop": int(hop),
         "is_contract": code_kind in ("contract", "wallet-contract"),

@@ -71,6 +71,19 @@ def service_category(address: str, imported: list[tuple[str, str, str]] | None) 
     return label.category if label and label.category in SERVICE_CATEGORIES else None
 
 
+def on_trail(address: str, followed: object, hop: int | None, imported: list[tuple[str, str, str]] | None) -> bool:
+    """Part of the trail now: followed by a trace, and not labelled a service since (a seed always is)."""
+    return bool(followed) and (hop == 0 or not service_category(address, imported))
+
+
+def current_category(address: str, stored: str | None, imported: list[tuple[str, str, str]] | None) -> str | None:
+    """The category decisions use now: a seed stays a seed; otherwise a service label, even one imported
+    after the trace, wins over what the trace stored."""
+    if stored == "seed":
+        return stored
+    return service_category(address, imported) or stored
+
+
 def display_label(address: str, imported: list[tuple[str, str, str]] | None) -> tuple[str, str]:
     """(label, its source) to show: curated, then the seed file's attribution, then an imported one."""
     from .seeds import _index

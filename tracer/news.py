@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
-from .labels import SERVICE_CATEGORIES, display_label, service_category
+from .labels import SERVICE_CATEGORIES, current_category, display_label, on_trail
 from .models import POISON_FLAGS, UNVERIFIED_TOKEN, format_amount
 from .store import Store
 from .tokens import lookup
@@ -183,11 +183,11 @@ def _new_exits(store: Store, news: News, imported: dict) -> None:
     announced = store.announced_exit_addresses()
     rows = store.conn.execute("SELECT address, category, followed, reach_block, hop FROM addresses"
                               " WHERE hop IS NOT NULL").fetchall()
-    trail = {r[0]: (r[3] or 0) for r in rows if r[2] and (r[4] == 0 or not service_category(r[0], imported.get(r[0])))}
+    trail = {r[0]: (r[3] or 0) for r in rows if on_trail(r[0], r[2], r[4], imported.get(r[0]))}
     for address, stored, _, _, hop in rows:
         if address in announced or hop == 0:
             continue
-        category = service_category(address, imported.get(address)) or stored
+        category = current_category(address, stored, imported.get(address))
         if category not in EXIT_CATEGORIES:
             continue
         sums: dict = defaultdict(int)

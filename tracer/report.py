@@ -6,7 +6,7 @@ import json
 from collections import defaultdict
 
 from .errors import InputError
-from .labels import best_label, display_label, known_code, service_category
+from .labels import best_label, current_category, display_label, known_code, on_trail
 from .models import format_amount
 from .store import Store
 
@@ -35,11 +35,12 @@ def address_summary(store: Store, address: str) -> dict:
         "address": address,
         "label": label,
         "label_source": source,
-        "category": _current_category(address, row, imported, curated),
+        "category": current_category(address, row.category if row else None, imported)
+        or (curated.category if curated else ""),  # as the tracer would decide now
         "hop": row.hop if row and row.hop is not None else -1,
         "is_contract": bool(row.is_contract) if row and row.is_contract is not None else
         known_code(address) == "contract",
-        "followed": bool(row and row.followed) and (row.category == "seed" or not service_category(address, imported)),
+        "followed": bool(row) and on_trail(address, row.followed, row.hop, imported),
         "reach_block": row.reach_block if row else None,
         "totals": [
             {"asset": asset, "token": token, "in": format_amount(v[0], dec), "out": format_amount(v[1], dec),
@@ -53,14 +54,6 @@ def address_summary(store: Store, address: str) -> dict:
         "poison_transfers": poison,
         "imported_labels": [{"label": lab, "category": cat, "source": src} for lab, cat, src in imported],
     }
-
-
-def _current_category(address: str, row, imported, curated) -> str:
-    """As the tracer would decide now: a service label (even one imported after the trace) wins."""
-    stored = row.category if row else None
-    if stored == "seed":
-        return stored
-    return service_category(address, imported) or stored or (curated.category if curated else "")
 
 
 ENDPOINT_KINDS = {

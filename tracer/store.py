@@ -222,6 +222,7 @@ def store_error(path: Path | None, exc: sqlite3.Error, doing: str) -> StoreError
     """One line an analyst can act on, for what SQLite said while `doing` something."""
     text = str(exc)
     low = text.lower()
+    who = f"store {path}" if path else "the store"
     if "disk is full" in low or "disk i/o error" in low:
         why = "the disk is full or failing (nothing of the unfinished step was kept; free space and rerun)"
     elif "readonly" in low or "read-only" in low:
@@ -229,13 +230,12 @@ def store_error(path: Path | None, exc: sqlite3.Error, doing: str) -> StoreError
     elif "malformed" in low or "not a database" in low or "corrupt" in low:
         why = f"the store is damaged ({text}); restore it from a backup"
     elif "locked" in low or "busy" in low:
-        return StoreBusyError(f"{f'store {path}' if path else 'the store'} is in use by another program; "
-                              "try again when it finishes")
+        return StoreBusyError(f"{who} is in use by another program; try again when it finishes")
     elif "unable to open" in low:
         why = "the file cannot be opened (check its folder's permissions)"
     else:
         why = text
-    return StoreError(f"{f'store {path}' if path else 'the store'}: cannot {doing}: {why}")
+    return StoreError(f"{who}: cannot {doing}: {why}")
 
 
 def _flags_text(flags: Iterable[str]) -> str:
@@ -423,11 +423,7 @@ class Store:
         try:
             yield self.conn
         except BaseException as exc:
-            try:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass  # SQLite rolls back by itself when it cannot
+            self._rollback_quietly()
             if isinstance(exc, sqlite3.Error):
                 raise store_error(self.path, exc, "write") from None
             raise
@@ -435,12 +431,15 @@ class Store:
             try:
                 self.conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                try:
-                    if self.conn.in_transaction:
-                        self.conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
+                self._rollback_quietly()
                 raise store_error(self.path, exc, "write") from None
+
+    def _rollback_quietly(self) -> None:
+        try:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # SQLite rolls back by itself when it cannot
 
     def check_integrity(self) -> None:
         """Refuse to write into a damaged file (a trace would otherwise run on and make it worse)."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from .labels import service_category
+from .labels import on_trail
 from .models import ETH, Transfer
 from .store import Store
 from .tokens import lookup
@@ -74,8 +74,8 @@ def compute(store: Store, model: str = "haircut") -> Taint:
     seeds = {r["address"] for r in rows if r["hop"] == 0}
     imported = store.imported_label_map()
     # A followed address that the current labels call a service is an endpoint (labels may come after a trace).
-    followed = {r["address"]: (r["reach_block"] or 0) for r in rows if r["followed"] and r["hop"] != 0
-                and not service_category(r["address"], imported.get(r["address"]))}
+    followed = {r["address"]: (r["reach_block"] or 0) for r in rows
+                if r["hop"] != 0 and on_trail(r["address"], r["followed"], r["hop"], imported.get(r["address"]))}
     out = Taint(model)
     balance: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     tainted = out.held

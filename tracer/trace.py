@@ -306,9 +306,10 @@ class Tracer:
             # far as they go, so that the next run goes on from them instead of paying for them again
             self._keep_probes(probes, nodes, head)
             raise
-        accounts = {a: codes.EOA for a, p in probes.items() if p.sent}
-        if accounts:
-            self.store.set_code(accounts)
+        finally:
+            accounts = {a: codes.EOA for a, p in probes.items() if p.sent}
+            if accounts:
+                self.store.set_code(accounts)
         return probes
 
     def _keep_probes(self, probes: dict, nodes: dict[str, NodeState], head: int) -> None:
@@ -316,9 +317,6 @@ class Tracer:
         the blocks they hold whole (the other lists, having no cursor, are read in full next time)."""
         if not probes:
             return
-        accounts = {a: codes.EOA for a, p in probes.items() if p.sent}
-        if accounts:
-            self.store.set_code(accounts)
         fetched = []
         for address, probe in probes.items():
             reach = nodes[address].reach_block

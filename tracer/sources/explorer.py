@@ -27,6 +27,7 @@ What the explorers' APIs make us do, and why:
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -151,12 +152,17 @@ def _is_rate_limit(text: str) -> bool:
     return ("rate limit" in t or "too many requests" in t) and "daily" not in t
 
 
+def _answer_text(body: dict[str, Any]) -> str:
+    """What an answer says: Etherscan puts its text in `result` ("NOTOK" in message), Blockscout in `message`."""
+    result = body.get("result")
+    return f"{body.get('message') or ''} {result if isinstance(result, str) else ''}".strip()
+
+
 def _is_rate_limit_body(body: dict[str, Any]) -> bool:
     """A status "0" answer saying "too fast" (not a daily quota or a key problem)."""
     if body.get("status") != "0":
         return False
-    result = body.get("result")
-    text = f"{body.get('message', '')} {result if isinstance(result, str) else ''}"
+    text = _answer_text(body)
     return _is_rate_limit(text) and not _is_quota(text)
 
 
@@ -168,8 +174,6 @@ def _is_quota(text: str) -> bool:
 
 def _window_limit(text: str) -> int | None:
     """The N of "Result window is too large, PageNo x Offset size must be less than or equal to N"."""
-    import re
-
     t = text.lower()
     if "result window is too large" not in t:
         return None
@@ -547,8 +551,11 @@ class ExplorerClient:
         return (f"explorer {self._host} kept answering 'rate limit reached' after {tries} tries, "
                 f"slowing down to {self.pacer.rate:.2g} calls/s; lower --rate or try later")
 
-    def _retired_hint(self) -> str:
-        """The keyless per-instance Blockscout API is being retired (from 2026-07-01): say what to do."""
+    def _retired_hint(self, text: str | None = None) -> str:
+        """The keyless per-instance Blockscout API is being retired (from 2026-07-01): say what to do, where
+        the refusal may be that (or, given the answer's `text`, where it says so)."""
+        if text is not None and "deprecat" not in text.lower() and "retired" not in text.lower():
+            return ""
         if self.dialect is BLOCKSCOUT_INSTANCE:
             return "; the keyless Blockscout API may be retired for this instance: " + keys_hint()
         return ""
@@ -640,9 +647,8 @@ class ExplorerClient:
         while True:
             body = self._call(params)
             status = body.get("status")
-            message = str(body.get("message", ""))
             result = body.get("result")
-            text = f"{message} {result if isinstance(result, str) else ''}"
+            text = _answer_text(body)
             if status == "1":
                 return body
             if status == "2" and isinstance(result, list):
@@ -658,8 +664,7 @@ class ExplorerClient:
                 attempts += 1
                 if self._retry_refusal(text, attempts):
                     continue
-                hint = self._retired_hint() if "deprecat" in text.lower() or "retired" in text.lower() else ""
-                raise SourceError(f"explorer {self._host} answered an error: {_clean(text)}{hint}")
+                raise SourceError(f"explorer {self._host} answered an error: {_clean(text)}{self._retired_hint(text)}")
             raise MalformedResponseError(f"explorer {self._host} answered without a valid status field")
 
     def _retry_refusal(self, text: str, attempts: int) -> bool:
@@ -724,9 +729,9 @@ class ExplorerClient:
             body = self._call({"module": "block", "action": "eth_block_number"})
             result = body.get("result")
             if body.get("status") == "0" or not isinstance(result, str):
-                text = f"{body.get('message') or ''} {result if isinstance(result, str) else ''}".strip()
-                hint = self._retired_hint() if "deprecat" in text.lower() or "retired" in text.lower() else ""
-                raise SourceError(f"explorer {self._host} eth_block_number failed: {_clean(text)}{hint}")
+                text = _answer_text(body)
+                raise SourceError(f"explorer {self._host} eth_block_number failed: {_clean(text)}"
+                                  f"{self._retired_hint(text)}")
         else:
             result = self._proxy("eth_blockNumber")
         try:
