@@ -31,10 +31,13 @@ def test_an_error_never_echoes_a_huge_argument(tmp_path):
 
 @pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-1", "1e400000", "abc"])
 def test_min_value_that_is_not_an_amount(value, tmp_path):
-    result = run_cli("trace", "0x47666Fab8bd0Ac7003bce3f5C3585383F09486E2", "--db", tmp_path / "c.db",
-                     "--min-value", value)
+    db = tmp_path / "c.db"
+    assert run_cli("labels", "import", Path(__file__).parent / "data" / "labels", "--db", db).exit_code == 0
+    before = db.read_bytes()
+    result = run_cli("trace", "0x47666Fab8bd0Ac7003bce3f5C3585383F09486E2", "--db", db, "--min-value", value)
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("tracer: error: --min-value") and result.stderr.count("\n") == 1
+    assert db.read_bytes() == before
 
 
 def test_followed_unverified_tokens_are_not_called_ignored(tmp_path):

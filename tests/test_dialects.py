@@ -166,6 +166,7 @@ def test_pro_without_a_key_with_a_wrong_key_and_out_of_credits(traced):
     _refusal(nokey, "BLOCKSCOUT_API_KEY")
     _refusal(wrong, "HTTP 401", "BLOCKSCOUT_API_KEY")
     assert "proapi_wrong" not in wrong.output
+    assert _data(traced) == before  # refused at the first call: nothing the store held has changed
     with ExplorerServer(Chain.from_fixtures(), dialect="blockscout-pro", api_key=PRO_KEY, credits=200) as server:
         spent = _trace(server, traced, {"BLOCKSCOUT_API_KEY": PRO_KEY}, "--explorer-dialect", "blockscout-pro",
                        "--no-screen")

@@ -138,8 +138,10 @@ def test_a_non_numeric_schema_version_is_refused(tmp_path):
     conn.execute("UPDATE meta SET value='seven' WHERE key='schema_version'")
     conn.commit()
     conn.close()
+    before = db.read_bytes()
     for args in (["exits"], ["labels", "import", ROOT / "tests" / "data" / "labels"]):
         assert "schema version" in _one_line_error(run_cli(*args, "--db", db), 4)
+    assert db.read_bytes() == before
 
 
 def test_text_that_is_not_valid_unicode_is_stored_not_fatal(theft, tmp_path):
