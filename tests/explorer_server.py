@@ -420,6 +420,7 @@ class ExplorerServer:
 
         self.faults: deque[str] = deque()  # scripted answers for the next requests
         self.log: list[dict] = []  # GET/POST query dicts; one {"module": "eth-rpc", ...} per JSON-RPC call
+        self.arrivals: list[tuple[float, str]] = []  # (monotonic time, action) per HTTP request, for benchmarks
         self.http_requests = 0
         self.last_headers: CaseInsensitiveDict = CaseInsensitiveDict()
         self.rate_limited = 0
@@ -525,6 +526,7 @@ class ExplorerServer:
                 calls = None
         with self._lock:
             self.http_requests += 1
+            self.arrivals.append((time.monotonic(), "eth-rpc" if rpc else str(params.get("action"))))
             self.last_headers = headers
             if rpc:
                 for call in (calls if isinstance(calls, list) else [calls]):

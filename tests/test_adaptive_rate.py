@@ -375,3 +375,42 @@ def test_retry_pause_reads_retry_after_and_blockscouts_millisecond_reset():
     assert retry_pause({"x-ratelimit-reset": "1767225600"}) is None  # an epoch, not ms: not obeyed
     assert retry_pause({"x-ratelimit-reset": "soon"}) is None
     assert retry_pause({}) is None and retry_pause(None) is None
+
+
+def test_an_urgent_caller_starts_before_the_ordinary_callers_already_waiting_and_the_rate_holds():
+    """A hop's balance screen must not queue behind a hundred list pages: it takes the next free slot, the
+    callers it passes queue again behind it, and starts stay one interval apart whatever the order."""
+    from tracer.sources.pacing import urgent
+
+    pacer = Pacer(20.0)  # 0.0515 s between starts
+    starts: list[tuple[float, str]] = []
+    lock = threading.Lock()
+
+    def ordinary() -> None:
+        for _ in range(6):
+            started = pacer.wait()
+            with lock:
+                starts.append((started, "n"))
+            pacer.success(started)
+
+    def hurried() -> None:
+        time.sleep(0.2)  # the ordinary callers hold slots well ahead by now
+        with urgent():
+            for _ in range(3):
+                started = pacer.wait()
+                with lock:
+                    starts.append((started, "u"))
+                pacer.success(started)
+
+    threads = [threading.Thread(target=ordinary) for _ in range(8)] + [threading.Thread(target=hurried)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    starts.sort()
+    assert len(starts) == 51
+    gaps = [b[0] - a[0] for a, b in zip(starts, starts[1:])]
+    assert min(gaps) >= pacer.interval - 1e-6  # never faster than the rate
+    urgent_at = [i for i, (_, kind) in enumerate(starts) if kind == "u"]
+    # 48 ordinary calls were queued; the three urgent ones started one after the other soon after they asked
+    assert urgent_at == list(range(urgent_at[0], urgent_at[0] + 3)) and urgent_at[0] <= 8, urgent_at

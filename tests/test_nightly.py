@@ -104,7 +104,7 @@ def test_rerun_with_nothing_new_is_a_balance_screen(fixture_chain, tmp_path):
     assert second["new_transfers"] == 0 and second["unchanged_skipped"] == first["followed_addresses"]
     # the head block, one balancemulti per 20 addresses of each hop (1 + 3 + 1), and one tokenbalance
     # for the one address still holding a traced token (0x1542…: 15,000 cmETH); nothing else
-    assert sorted(actions) == sorted(["eth_blockNumber"] + ["balancemulti"] * 5 + ["tokenbalance"])
+    assert sorted(actions) == sorted(["eth_blockNumber"] + ["balancemulti"] * 5 + ["tokenbalance"]), actions
 
 
 def test_screen_catches_a_token_moved_by_an_approved_spender(fixture_chain, tmp_path):

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import Future
+from contextlib import nullcontext
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
@@ -34,6 +36,7 @@ from .models import COUNTERFEIT, ETH, LOOKALIKE, UNVERIFIED_TOKEN, ZERO_VALUE, T
 from .progress import NullProgress, Progress
 from .seeds import seed_index
 from .sources.base import FetchTask, Source
+from .sources.pacing import urgent
 from .news import News, whats_new
 from .store import FLUSH_SECONDS, FLUSH_TRANSFERS, Cursor, Store
 from .thorchain import looks_like_memo
@@ -118,6 +121,17 @@ class TraceResult:
 
 
 _NEVER_FOLLOW = frozenset({ZERO_VALUE, COUNTERFEIT, LOOKALIKE})
+FEW_PROBES = 4  # early first pages of the next hop that go ahead of everything but the screen (_start_probes)
+
+
+@dataclass
+class Screening:
+    """A balance screen being read on its own thread: which addresses and (address, token) pairs it covers,
+    whether it reads the head block after them, and its future (eth, tokens, head or None)."""
+    addresses: list[str]
+    pairs: list[tuple[str, str]]
+    reads_head: bool
+    future: Future
 
 
 class Tracer:
@@ -128,6 +142,9 @@ class Tracer:
         self.progress = progress or NullProgress()
         self._seed_roles = {k: s.role for k, s in seed_index().items()}
         self._run_id: int | None = None
+        self._first_screen: Screening | None = None  # hop 0's balance screen, read before the run's head (_open)
+        self._early_screen: Screening | None = None  # the next hop's, started while this one drained
+        self._early_probes: tuple[dict[str, int], Future] | None = None  # likewise: (reach blocks, probes)
 
     # ---- edge and node rules ------------------------------------------------------------
     def follows(self, t: Transfer) -> bool:
@@ -167,7 +184,7 @@ class Tracer:
         self._run_id = run_id
         result = TraceResult(run_id=run_id, head_block=-1, seeds=list(seeds))
         try:
-            result.head_block = self.source.head_block()
+            result.head_block = self._open(seeds)
             dialect = getattr(self.source, "dialect_name", None)
             if dialect and params is not None:  # known only now: from the host, or the explorer's first answer
                 self.store.set_run_params(run_id, {**params, "explorer_dialect": dialect})
@@ -203,6 +220,22 @@ class Tracer:
         finally:
             self.progress.finish()
 
+    def _open(self, seeds: list[str]) -> int:
+        """The run's head block. Where hop 0's balances are screened (explorers), they are read first and the
+        head right after them: one read serves the run and hop 0's fetch, and no round trip is spent before
+        the screen (seeds are not probed: they are followed whatever their code)."""
+        self._first_screen = None
+        if getattr(self.source, "dialect_name", None) == "auto":
+            return self.source.head_block()  # an unknown host: telling its dialect reads the head anyway, first
+        if self.options.hops > 0:
+            screen = self._start_screen(list(dict.fromkeys(seeds)), set(seeds), head=True)
+            if screen is not None:
+                head = screen.future.result()[2]
+                if head is not None:
+                    self._first_screen = screen
+                    return head
+        return self.source.head_block()
+
     def _take_incomplete(self, address: str) -> set[str]:
         take = getattr(self.source, "take_incomplete", None)
         return take(address) if take else set()
@@ -228,8 +261,11 @@ class Tracer:
             summary = HopSummary(hop=hop, addresses=len(level))
             result.hops.append(summary)
             last = hop == self.options.hops
-            screen = None if last else self._start_screen(level, seed_set)  # its requests overlap the probes'
+            # the screen's requests overlap the probes'
+            screen = None if last else self._first_screen or self._start_screen(level, seed_set)
+            self._first_screen = None
             probes = {} if last else self._probe(level, nodes, seed_set, result.head_block, hop)
+            self._early_screen = self._early_probes = None  # (what the hop before started is used, or stale)
             if self._probing:  # only busy addresses that never sent a transaction need their code now
                 self._ensure_codes([a for a, p in probes.items() if not p.sent and p.next_start is not None], hop)
                 code_kinds = self.store.code_kinds(level)
@@ -243,7 +279,11 @@ class Tracer:
                     labelled_endpoints.add(address)  # whatever an earlier run (before the label) decided
                 if followable and not last:
                     to_follow.append(address)
-            self._fetch_histories(to_follow, nodes, result.head_block, hop, probes, result, screen)
+            try:
+                self._fetch_histories(to_follow, nodes, result.head_block, hop, probes, result, screen)
+            except TracerError:
+                self._keep_early_probes(result.head_block)
+                raise
             to_follow = self._settle_unknown_codes(to_follow, nodes, seed_set, hop)
             summary.new_exits = self._decode_exits(to_follow, nodes)
             via_mixer = self._mixer_candidates(to_follow, result.head_block, summary)
@@ -289,22 +329,27 @@ class Tracer:
         account (no eth_getCode needed). See ExplorerClient.probe."""
         if not self._probing:
             return {}
-        known = self.store.code_kinds(level)
-        todo = [a for a in level if known[a] is None and self.store.cursor(a, "txlist") is None
-                and (a in seeds or not self._service_label(a))]
+        todo = self._to_probe(level, seeds)
+        early, self._early_probes = self._early_probes, None
         if not todo:
             return {}
         self.progress.start_stage(f"hop {hop}: first pages", len(todo))
         probes = {}
+        if early is not None:  # read while the hop before drained: good where the reach block is still the same
+            reaches, future = early
+            wanted = set(todo)
+            probes = {a: p for a, p in future.result().items()
+                      if a in wanted and reaches.get(a) == nodes[a].reach_block}
+            self.progress.advance(len(probes))
         try:
-            for probe in self.source.probes([(a, nodes[a].reach_block, head) for a in todo]):
+            for probe in self.source.probes([(a, nodes[a].reach_block, head) for a in todo if a not in probes]):
                 probes[probe.address] = probe
                 self.progress.advance()
                 self.progress.set_requests(self.source.requests)
         except TracerError:
             # the run stops here (a daily quota, --max-requests, a dead explorer): keep the first pages read, as
             # far as they go, so that the next run goes on from them instead of paying for them again
-            self._keep_probes(probes, nodes, head)
+            self._keep_probes(probes, {a: nodes[a].reach_block for a in probes}, head)
             raise
         finally:
             accounts = {a: codes.EOA for a, p in probes.items() if p.sent}
@@ -312,14 +357,62 @@ class Tracer:
                 self.store.set_code(accounts)
         return probes
 
-    def _keep_probes(self, probes: dict, nodes: dict[str, NodeState], head: int) -> None:
+    def _to_probe(self, level: list[str], seeds: set[str]) -> list[str]:
+        """Addresses whose first page is read before deciding whether to fetch them: never fetched, code
+        unknown, not a seed (followed whatever its code) nor a labelled service (never followed)."""
+        known = self.store.code_kinds(level)
+        return [a for a in level if known[a] is None and self.store.cursor(a, "txlist") is None
+                and a not in seeds and not self._service_label(a)]
+
+    def _start_probes(self, reaches: dict[str, int], head: int) -> tuple[dict[str, int], Future] | None:
+        """First pages of the next hop's likely addresses, read while this hop's last answers are on their
+        way (see _fetch_histories); _probe uses those whose reach block has not changed since."""
+        todo = self._to_probe(sorted(reaches), set())
+        if not todo:
+            return None
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="probes")
+        def read() -> dict:
+            # a few pages, the next hop's whole first stage, go before this hop's last ones; many would only push
+            # the next hop's screen (urgent too) and its head block back
+            got = {}
+            with urgent() if len(todo) <= FEW_PROBES else nullcontext():
+                try:
+                    for probe in self.source.probes([(a, reaches[a], head) for a in todo]):
+                        got[probe.address] = probe
+                except TracerError:
+                    pass  # what came is used; the rest is asked again, where a failure stops the run as usual
+            return got
+
+        future = pool.submit(read)
+        pool.shutdown(wait=False)
+        return dict(reaches), future
+
+    def _keep_early_probes(self, head: int) -> None:
+        """The run stopped while the next hop's first pages were being read early: keep those that came (a
+        reach block found later than theirs is fetched next time, below their cursor)."""
+        early, self._early_probes = self._early_probes, None
+        if early is None:
+            return
+        reaches, future = early
+        try:
+            probes = future.result(timeout=1.0)  # a stop by a budget or quota stops these at once too
+        except Exception:  # noqa: BLE001 - still under way (a dead server, retrying): nothing to keep
+            return
+        accounts = {a: codes.EOA for a, p in probes.items() if p.sent}
+        if accounts:
+            self.store.set_code(accounts)
+        self._keep_probes(probes, reaches, head)
+
+    def _keep_probes(self, probes: dict, reaches: dict[str, int], head: int) -> None:
         """First txlist pages of a run that stops before fetching the rest: stored with a txlist cursor up to
         the blocks they hold whole (the other lists, having no cursor, are read in full next time)."""
         if not probes:
             return
         fetched = []
         for address, probe in probes.items():
-            reach = nodes[address].reach_block
+            reach = reaches[address]
             end = head if probe.next_start is None else probe.next_start - 1
             fetched.append((address, list({t.key: t for t in probe.transfers}.values()), {"txlist": Cursor(reach, end)}))
         self.store.commit_fetches(fetched, self.source.name, self._run_id)
@@ -331,15 +424,15 @@ class Tracer:
         Quiet addresses that never sent a transaction were fetched without eth_getCode; only those
         whose lists show value leaving need the answer (a contract's outflows are not a trail).
         """
-        unknown = [a for a, kind in self.store.code_kinds(followed).items() if kind is None and a not in seeds]
+        unknown = [a for a, kind in self.store.code_kinds(followed).items() if kind is None]
         moving = []
         senders: dict[str, str] = {}
         for a in unknown:
             outs = self.store.outflows(a, since_block=nodes[a].reach_block)
             if any(t.kind == "native" for t in outs):
                 senders[a] = codes.EOA  # it sent a transaction itself: an account, no call needed
-            elif any(self.follows(t) for t in outs):
-                moving.append(a)
+            elif a not in seeds and any(self.follows(t) for t in outs):
+                moving.append(a)  # (a seed is followed whatever its code)
         if senders:
             self.store.set_code(senders)
         if not moving:
@@ -427,7 +520,7 @@ class Tracer:
         """Fetch every address's new blocks; store each address atomically as soon as it is complete."""
         if not addresses:
             if screen is not None:
-                screen.result()  # nothing to fetch after all: still, its requests end here, and its errors show
+                screen.future.result()  # nothing to fetch after all: still, its requests end here, and its errors show
             return
         snapshot, unchanged, head = self._screen(addresses, head, probes or {}, result, screen)
         self.progress.start_stage(f"hop {hop}: fetching histories", len(addresses))
@@ -442,6 +535,12 @@ class Tracer:
         last_flush = time.monotonic()
 
         unsettled: set[str] = set()  # fetched only in part: no balance screen may vouch for them
+        # the next hop's likely addresses, from the outflows of those complete so far: screened while this hop's
+        # last answers are on their way (a round trip the pacer would leave unused), if a next hop screens at all
+        all_sent = getattr(self.source, "all_sent", None)
+        early = all_sent is not None and hop + 1 < self.options.hops and self._probing
+        candidates: dict[str, int] = {}  # address: the earliest block traced value reached it, so far
+        run_head = head
 
         def flush() -> None:
             nonlocal batch, batch_size, last_flush
@@ -467,6 +566,11 @@ class Tracer:
                 if result is not None:
                     result.unindexed.add(address)
             items = list({t.key: t for t in collected.pop(address, [])}.values())
+            if early:
+                reach = nodes[address].reach_block
+                for t in items:
+                    if t.from_addr == address and t.block >= reach and t.to_addr not in nodes and self.follows(t):
+                        candidates[t.to_addr] = min(t.block, candidates.get(t.to_addr, t.block))
             batch.append((address, items, cursors[address]))
             batch_size += len(items)
             if batch_size >= FLUSH_TRANSFERS or time.monotonic() - last_flush >= FLUSH_SECONDS:
@@ -490,26 +594,74 @@ class Tracer:
                 self.progress.set_requests(self.source.requests)
                 if pending[task.address] == 0:
                     commit(task.address)
+                if early and candidates and all_sent():
+                    early = False
+                    flush()  # the screen reads held tokens from the store
+                    self._early_screen = self._start_screen(sorted(candidates), set())
+                    self._early_probes = self._start_probes(candidates, run_head)
         finally:
             flush()  # what is complete is kept, even when the source fails part-way
 
-    def _start_screen(self, level: list[str], seeds: set[str]):
+    def _screen_home(self, level: list[str], seeds: set[str]) -> tuple[list[str], list[tuple[str, str]]]:
+        """Which of a level's addresses (and held tokens) a screen reads: every one that may be followed (a few
+        more than will be: contracts found by the probes are not)."""
+        home = [a for a in level if ":" not in a and (a in seeds or not self._service_label(a))]
+        return home, [(a, t) for a in home for t in self.store.held_tokens(a)]  # the store is read here, not there
+
+    def _start_screen(self, level: list[str], seeds: set[str], head: bool = False) -> Screening | None:
         """Start reading a hop's balances beside its probes (explorers): both are needed, neither needs the
         other, and on a rate-limited API with slow answers every stage that waits for the last answer of
-        the one before costs a round trip. Read for every address that may be followed (a few more
-        than will be: contracts found by the probes are not); the head is still read after it."""
+        the one before costs a round trip. A screen started while the hop before drained (see
+        _fetch_histories) is used for the addresses it covers."""
         if not (self._probing and self.options.screen and hasattr(self.source, "balances")):
             return None
-        home = [a for a in level if ":" not in a and (a in seeds or not self._service_label(a))]
+        early, self._early_screen = self._early_screen, None
+        home, pairs = self._screen_home(level, seeds)
+        if early is not None:
+            covered = set(early.addresses)
+            read = set(early.pairs)
+            home_left = [a for a in home if a not in covered]
+            pairs_left = [p for p in pairs if p not in read]
+            if not home_left and not pairs_left:
+                return early
+            return self._read_screen(home_left, pairs_left, early.reads_head or self._fresh(home_left), early)
         if not home:
             return None
-        pairs = [(a, t) for a in home for t in self.store.held_tokens(a)]  # the store is read here, not there
+        return self._read_screen(home, pairs, head or self._fresh(home))
+
+    def _fresh(self, addresses: list[str]) -> bool:
+        """An address never fetched will be (unless its probe finds a contract): the head the fetch runs to is
+        then read right after the screen, in its thread, instead of after the slower probes."""
+        kinds = self.store.code_kinds(addresses)
+        return any(kinds[a] != codes.CONTRACT and self.store.cursor(a, self.source.actions[0]) is None
+                   for a in addresses)
+
+    def _read_screen(self, home: list[str], pairs: list[tuple[str, str]], head: bool,
+                     before: Screening | None = None) -> Screening:
+        """Balances of `home` and `pairs`, then (if `head`) the head block, on a thread of their own, urgently
+        (the hop waits for these few calls: not behind the probes' pages). `before`: an earlier screen whose
+        answers are merged in; it is awaited first, so that the head is read after both."""
+        def read() -> tuple[dict, dict, int | None]:
+            eth: dict[str, int] = {}
+            tokens: dict[tuple[str, str], int] = {}
+            if before is not None:
+                eth, tokens, _ = before.future.result()
+                eth, tokens = dict(eth), dict(tokens)
+            with urgent():
+                if home:
+                    eth.update(self.source.balances(home))
+                if pairs:
+                    tokens.update(self.source.token_balances(pairs))
+                return eth, tokens, (self.source.head_block() if head else None)
+
         from concurrent.futures import ThreadPoolExecutor
 
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screen")
-        future = pool.submit(lambda: (self.source.balances(home), self.source.token_balances(pairs) if pairs else {}))
+        future = pool.submit(read)
         pool.shutdown(wait=False)
-        return future
+        covered = list(before.addresses) + home if before else home
+        read_pairs = list(before.pairs) + pairs if before else pairs
+        return Screening(covered, read_pairs, head, future)
 
     def _screen(self, addresses: list[str], head: int, probes: dict,
                 result: TraceResult | None, reading=None) -> tuple[dict, set[str], int]:
@@ -528,8 +680,9 @@ class Tracer:
         if not home:
             return {}, set(), head
         self.progress.start_stage("screening balances", len(home))
+        read_head = None  # the head read after the screen, when it was started beside the probes
         if reading is not None:  # started beside the probes (see _start_screen)
-            eth, tokens = reading.result()
+            eth, tokens, read_head = reading.future.result()
             wanted = set(home)
             tokens = {(a, t): v for (a, t), v in tokens.items() if a in wanted}
         else:
@@ -549,7 +702,7 @@ class Tracer:
             and all(stored.get(k) == v for k, v in snap.items())
         }
         if len(unchanged) < len(addresses):  # something will be fetched: up to a head read after the screen
-            head = max(head, self.source.head_block())
+            head = max(head, read_head if read_head is not None else self.source.head_block())
         if result is not None:
             result.screened += len(snapshot)
             result.unchanged += len(unchanged)

@@ -44,7 +44,7 @@ from ..records import RejectedRecord, parse_rows, read_block, rejected_record, r
 from .base import FetchTask
 from .dialects import (BLOCKSCOUT, BLOCKSCOUT_INSTANCE, BLOCKSCOUT_PRO, BLOCKSCOUT_PRO_API, DIALECTS, ETHERSCAN,
                        ETHERSCAN_V2, Dialect, dialect_for_host, keys_hint)
-from .pacing import Pacer, retry_pause
+from .pacing import Pacer, is_urgent, retry_pause, urgent
 from .urls import validate_url
 
 ACTIONS = ("txlist", "txlistinternal", "tokentx")
@@ -234,6 +234,9 @@ class ExplorerClient:
         self._session.mount("https://", adapter)
         self._host = urlsplit(endpoint.url).hostname or endpoint.url
         self._pool: ThreadPoolExecutor | None = None
+        self._urgent_pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self._unstarted = 0  # calls handed to a pool whose worker has not picked them up yet
         # Records skipped as malformed or out of place (see records.py), in the order met; workers
         # append under the lock, readers take a copy (list(client.rejected)).
         self.rejected: list[RejectedRecord] = []
@@ -311,9 +314,24 @@ class ExplorerClient:
         way bring back, then raise it: a run stopped by a quota keeps every answer it paid for."""
         if not items:
             return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="explorer")
-        futures = {self._pool.submit(fn, item): item for item in items}
+        with self._pool_lock:  # the tracer's screen thread and its main thread both start calls
+            if is_urgent():  # not behind the calls queued on the main pool (see pacing.urgent)
+                if self._urgent_pool is None:
+                    self._urgent_pool = ThreadPoolExecutor(max_workers=self.workers,
+                                                           thread_name_prefix="explorer-urgent")
+                pool, task = self._urgent_pool, _urgently(fn)
+            else:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="explorer")
+                pool, task = self._pool, fn
+            self._unstarted += len(items)
+
+        def started(item):
+            with self._pool_lock:
+                self._unstarted -= 1
+            return task(item)
+
+        futures = {pool.submit(started, item): item for item in items}
         error: BaseException | None = None
         try:
             for fut in as_completed(futures):
@@ -326,15 +344,26 @@ class ExplorerClient:
                         raise
                     if error is None:
                         error = exc
-                        for other in futures:
-                            other.cancel()
+                        self._cancel(futures)
                     continue
                 yield futures[fut], result
             if error is not None:
                 raise error
         finally:
-            for fut in futures:
-                fut.cancel()
+            self._cancel(futures)
+
+    def _cancel(self, futures) -> None:
+        # (cancel() says True again for a future cancelled before: it is counted once)
+        cancelled = sum(1 for fut in futures if not fut.cancelled() and fut.cancel())
+        if cancelled:
+            with self._pool_lock:
+                self._unstarted -= cancelled
+
+    def all_sent(self) -> bool:
+        """Has every call handed over so far been sent? From then on the pacer's slots go unused until new
+        work comes: the moment for the tracer to start the next stage's first calls (see Tracer._fetch_histories)."""
+        with self._pool_lock:
+            return self._unstarted == 0 and self.pacer.waiting <= 2
 
     def codes(self, addresses: list[str]) -> Iterator[tuple[str, str]]:
         if addresses and self.resolved_dialect().rpc_batch:
@@ -423,6 +452,8 @@ class ExplorerClient:
     def balances(self, addresses: list[str]) -> dict[str, int]:
         """ETH balances at the latest block, 20 addresses a call (balancemulti)."""
         chunks = [addresses[i: i + 20] for i in range(0, len(addresses), 20)]
+        if chunks:
+            self.resolved_dialect()  # before the workers start (the key goes only where it belongs)
 
         def one(chunk: list[str]) -> dict[str, int]:
             body = self._call_checked({"module": "account", "action": "balancemulti", "address": ",".join(chunk),
@@ -456,6 +487,8 @@ class ExplorerClient:
             except ValueError:
                 raise MalformedResponseError(f"explorer {self._host} tokenbalance: not a number") from None
 
+        if pairs:
+            self.resolved_dialect()
         return {pair: value for pair, value in self._run(one, pairs)}
 
     def probes(self, requests: list[tuple[str, int, int]]) -> Iterator[Probe]:
@@ -470,9 +503,10 @@ class ExplorerClient:
         yield from self._run(lambda t: self.fetch_range(t.action, t.address, t.start, t.end), tasks, drain=True)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        for pool in (self._pool, self._urgent_pool):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = self._urgent_pool = None
         self._session.close()
 
     # ---- one HTTP call, with the retry policy -------------------------------------------
@@ -485,6 +519,8 @@ class ExplorerClient:
         throttles = 0
         last_problem = ""
         give_ups = self._give_ups
+        if not self._detecting:
+            self._first_head = None  # the head read while detecting stands for head_block() only if asked next
         while True:
             self._take_budget()
             started = self.pacer.wait(stop=lambda: self._give_ups != give_ups)
@@ -961,6 +997,14 @@ class _OddRows:
             reason = f"block {_block_of(row)} served again after it was read whole"
             rejected.extend(rejected_record(action, row, address, reason) for _ in range(n))
         return _Pages(out, rejected, next_start)
+
+
+def _urgently(fn):
+    """fn, run on a worker as urgent as the caller that handed it over."""
+    def run(item):
+        with urgent():
+            return fn(item)
+    return run
 
 
 def _block_of(row: Any) -> int | None:
