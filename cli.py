@@ -92,8 +92,14 @@ class TracerGroup(click.Group):
 
 @click.group(cls=TracerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tracer")
-def cli() -> None:
+@click.option("--labels", "labels_path", envvar="TRACER_LABELS", type=click.Path(dir_okay=False),
+              help="Your own labels file, shaped like data/labels.json: adds or overrides curated labels, and names "
+                   "new routers and pools for the exit decoders (env TRACER_LABELS).")
+def cli(labels_path: str | None) -> None:
     """Follow stolen funds on Ethereum, hop by hop, every hop backed by a transaction hash."""
+    from tracer.labels import use_labels_file
+
+    use_labels_file(labels_path or None)  # checked now: a bad file is one line before any work
 
 
 # ---- seeds ------------------------------------------------------------------------------

@@ -29,9 +29,13 @@ def test_seeds_lists_the_fbi_addresses_with_sources():
     result = run_cli("seeds", "--case", "bybit-2025-02", "--json")
     assert result.exit_code == 0
     seeds = json.loads(result.stdout)
-    laundering = [s for s in seeds if s["role"] == "laundering"]
-    assert len(laundering) == 51
-    assert all(s["sources"][0]["url"] == "https://www.ic3.gov/PSA/2025/PSA250226" for s in laundering)
+    fbi = [s for s in seeds if any(src["url"] == "https://www.ic3.gov/PSA/2025/PSA250226" for src in s["sources"])]
+    assert len(fbi) == 51 and all(s["role"] == "laundering" and "FBI" in s["attribution"] for s in fbi)
+    # the FBI is never named where it did not attribute an address (the audit's W3, data-audit.md)
+    assert all("per FBI" not in s["attribution"] for s in seeds if s not in fbi)
+    # the 10,000 ETH tranche wallet Verichains and tayvano list, and the FBI does not (M1)
+    tranche = next(s for s in seeds if s["address"] == "0x36ed3C0213565530C35115d93A80F9c04d94E4Cb")
+    assert tranche["role"] == "laundering" and "Verichains" in tranche["attribution"]
     roles = {s["address"]: s["role"] for s in seeds}
     assert roles[SEED] == "theft"
     assert roles["0x1Db92e2EeBC8E0c075a02BeA49a2935BcD2dFCF4"] == "victim"

@@ -28,7 +28,7 @@ from tracer.news import AssetAmount, ExitNews, News, news_lines
 from tracer.safe_text import for_file, for_terminal
 from tracer.tables import Lines, Table, render
 
-UNLABELLED_EXIT = "0x36ed3c0213565530c35115d93a80f9c04d94e4cb"  # an exit of the fixture trace no curated list names
+UNLABELLED_EXIT = "0x" + "e8" * 20  # paid by the exploiter in the template below; named by no curated or seed list
 TOKEN = "0x" + "e7" * 20
 RTL = "US\u202eDT"  # shown by a bidi-aware viewer as "USTD" mirrored: another symbol
 FORGED = "Binance 14\nnew exit: exchange 0x000000000000000000000000000000000000dead (fake)"
@@ -45,6 +45,9 @@ def template(tmp_path_factory):
         "blockNumber": "21895600", "timeStamp": "1740150000", "hash": "0x" + "d2" * 32, "from": EXPLOITER,
         "to": HOP1_CONSOLIDATION, "value": str(10**18), "contractAddress": TOKEN,
         "tokenSymbol": RTL + "\r\nnew exit:", "tokenName": RTL, "tokenDecimal": "18"})
+    paid = next(r for r in chain.records["txlist"] if r["from"].lower() == EXPLOITER and int(r["value"]) > 0)
+    chain.records["txlist"].append({**paid, "hash": "0x" + "d3" * 32, "blockNumber": "21895601",
+                                    "timeStamp": "1740150012", "to": UNLABELLED_EXIT, "value": str(10**18)})
     db = tmp_path_factory.mktemp("display") / "template.db"
     with ExplorerServer(chain) as server:
         trace(server, db, "--hops", "2", "--follow-unverified-tokens")

@@ -76,3 +76,16 @@ def test_events_from_other_contracts_are_ignored():
     data = encode(["uint256", "string"], [1, "=:b:bc1qfake"])
     fake = {"address": "0x" + "99" * 20, "topics": [THORCHAIN_DEPOSIT, word(SENDER), word(USDC)], "data": "0x" + data.hex()}
     assert decode_receipt(receipt(fake), 1, 2) == ([], 0)
+
+
+def test_a_tornado_erc20_pool_deposit_is_its_tokens_denomination():
+    """DAI 1,000 and WBTC 0.1 pools (data-audit M6): the exit carries the pool's token and exact base units."""
+    for pool, token, amount in (("0xfd8610d20aa15b7b2e3be39b396a1bc3516c7144",
+                                 "0x6b175474e89094c44da98b954eedeac495271d0f", 1000 * 10**18),
+                                ("0x178169b423a011fff22b9e3f3abea13414ddd0f1",
+                                 "0x2260fac5e5542a773aa44fbcfedf7c193bc2c599", 10**7)):
+        data = encode(["uint32", "uint256"], [7, 1_740_150_000])
+        (e,), bad = decode_receipt(receipt({"address": pool, "topics": [TORNADO_DEPOSIT, "0x" + "99" * 32],
+                                            "data": "0x" + data.hex()}), 1, 2)
+        assert bad == 0 and (e.protocol, e.venue, e.token, e.amount) == ("tornado", pool, token, amount)
+        assert e.detail["denomination"] == str(amount) and e.detail["leaf_index"] == 7

@@ -34,7 +34,7 @@ def test_the_notebook_executes_on_a_traced_store(tmp_path, monkeypatch):
         text = "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
                          for c in ran.nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
         assert "transfers" in text and "poisoning spam" in text
-        assert "Velora (ParaSwap) router" in text  # the top exit of the real records
+        assert "Velora (ParaSwap) Delta: AugustusExecutor v1" in text  # the top exit of the real records
         assert "→" in text  # a widest path from the seed was found
         images = [o for c in ran.nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
         assert len(images) >= 2  # per hop and over time

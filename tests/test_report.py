@@ -182,7 +182,7 @@ def test_markdown_has_the_same_summary_and_escapes_untrusted_text(case):
                     "## Run parameters"):
         assert heading in text
     assert "Run 2, since run 1." in text
-    assert "Velora (ParaSwap) router" in text  # the biggest exit, with its label
+    assert "Velora (ParaSwap) Delta: AugustusExecutor v1" in text  # the biggest exit, with its label
     assert "FBI PSA I-022625-PSA" in text  # seeds with their sources
     assert "<script>" not in text and "<img" not in text  # hostile text stays text when rendered
 

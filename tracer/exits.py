@@ -22,6 +22,7 @@ from eth_abi import decode
 from eth_utils import keccak
 
 from .chains import NAMES_BY_ID
+from .labels import decoder_of, label_for
 from .models import ETH
 from .thorchain import MemoError, parse_memo
 
@@ -40,26 +41,28 @@ CHAINFLIP_SWAP_TOKEN_V1 = topic("SwapToken(uint32,bytes,uint32,address,uint256,a
 LIFI_STARTED = topic("LiFiTransferStarted((bytes32,string,string,address,address,address,uint256,uint256,bool,bool))")
 LIFI_NON_EVM = topic("BridgeToNonEVMChain(bytes32,uint256,bytes)")
 
-THORCHAIN_ROUTERS = {
-    "0xd37bbe5744d730a1d98d8dc97c42f0ca46ad7146", "0x3624525075b88b24ecc29ce226b0cec1ffcb6976",
-    "0xc145990e84155416144c532e31f89b840ca8c2ce", "0x42a5ed456650a09dc10ebc6361a7480fdd61f27b",
-}
-MAYA_ROUTERS = {"0xe3985e6b61b814f7cdb188766562ba71b446b46d"}
-CHAINFLIP_VAULTS = {"0xf5e10380213880111522dd0efd3dbb45b9f62bcc"}
-LIFI_DIAMONDS = {"0x1231deb6f5749ef6ce6943a275a1d3e7486f4eae"}
-TORNADO_POOLS = {  # pool -> denomination in wei
-    "0x12d66f87a04a9e220743712ce6d9bb1b5616b8fc": 10**17,
-    "0x47ce0c6ed5b0ce3d3a51fdb1c52dc66a7c3c2936": 10**18,
-    "0x910cbd523d972eb0a6f4cae4618ad62622b39dbf": 10 * 10**18,
-    "0xa160cdab225685da1d56aa342ad8841c3b53f291": 100 * 10**18,
-}
-TORNADO_ENTRANCES = {"0xd90e2f925da726b50c4ed8d0fb90ad053324f31b", "0x722122df12d4e14e13ac3b6895a86e84145b6967"}
+# Which contracts each decoder reads is in the labels (data/labels.json, `decoder`), with their sources; a user's
+# labels file adds routers and vaults as they rotate (see labels.py).
 
+# Chainflip's chain and asset ids: chainflip-io/chainflip-product-toolkit packages/extrinsics (ForeignChain, Asset)
 CHAINFLIP_CHAINS = {1: "eth", 2: "dot", 3: "btc", 4: "arb", 5: "sol"}
-CHAINFLIP_ASSETS = {1: "ETH", 2: "FLIP", 3: "USDC", 4: "DOT", 5: "BTC"}
+CHAINFLIP_ASSETS = {1: "ETH", 2: "FLIP", 3: "USDC", 4: "DOT", 5: "BTC", 6: "arbETH", 7: "arbUSDC", 8: "USDT",
+                    9: "SOL", 10: "solUSDC"}
 EVM_CHAINS = NAMES_BY_ID
-LIFI_NON_EVM_CHAINS = {20000000000001: "btc", 1151111081099710: "sol"}
+# LI.FI's ids for chains without an EVM chain id: lifinance/contracts src/Helpers/LiFiData.sol
+LIFI_NON_EVM_CHAINS = {20000000000001: "btc", 20000000000002: "bch", 20000000000003: "ltc", 20000000000004: "doge",
+                       1151111081099710: "sol", 9270000000000000: "sui", 1885080386571452: "tron",
+                       9271000000000010: "aptos"}
 LIFI_NON_EVM_RECEIVER = "0x11f111f111f111f111f111f111f111f111f111f1"
+
+
+def is_exit_venue(address: str) -> bool:
+    """A contract whose deposit transactions say where the funds went (any decoder the labels name)."""
+    return decoder_of(address) is not None
+
+
+def is_tornado_pool(address: str) -> bool:
+    return decoder_of(address) == "tornado-pool"
 
 
 @dataclass
@@ -146,31 +149,34 @@ def decode_receipt(receipt: dict, block: int, timestamp: int) -> tuple[list[Exit
             t0 = topics[0]
             raw_index = str(log.get("logIndex", "0x0"))
             index = 0 if raw_index.lower() == "0x" else int(raw_index, 0)  # Etherscan writes zero as "0x"
-            if t0 == THORCHAIN_DEPOSIT and (emitter in THORCHAIN_ROUTERS or emitter in MAYA_ROUTERS) and len(topics) == 3:
+            kind = decoder_of(emitter)
+            if t0 == THORCHAIN_DEPOSIT and kind in ("thorchain-router", "maya-router") and len(topics) == 3:
                 amount, memo = decode(["uint256", "string"], _data(log))
                 asset = _word_address(topics[2])
-                e = Exit(tx_hash, index, "mayachain" if emitter in MAYA_ROUTERS else "thorchain",
+                e = Exit(tx_hash, index, "mayachain" if kind == "maya-router" else "thorchain",
                          _word_address(topics[1]), depositor, block, timestamp,
                          ETH if int(asset, 16) == 0 else asset, int(amount))
                 e.detail["router"] = emitter
                 apply_memo(e, memo[:500])
                 out.append(e)
-            elif t0 == TORNADO_DEPOSIT and emitter in TORNADO_POOLS and len(topics) == 2:
+            elif t0 == TORNADO_DEPOSIT and kind == "tornado-pool" and len(topics) == 2:
                 leaf, stamp = decode(["uint32", "uint256"], _data(log))
-                e = Exit(tx_hash, index, "tornado", emitter, depositor, block, timestamp, ETH, TORNADO_POOLS[emitter])
-                e.detail.update(commitment=topics[1], leaf_index=int(leaf), denomination=str(TORNADO_POOLS[emitter]))
+                pool = label_for(emitter)
+                e = Exit(tx_hash, index, "tornado", emitter, depositor, block, timestamp, pool.asset or ETH,
+                         pool.denomination or 0)
+                e.detail.update(commitment=topics[1], leaf_index=int(leaf), denomination=str(pool.denomination))
                 out.append(e)
-            elif t0 in (CHAINFLIP_SWAP_NATIVE, CHAINFLIP_SWAP_NATIVE_V1) and emitter in CHAINFLIP_VAULTS:
+            elif t0 in (CHAINFLIP_SWAP_NATIVE, CHAINFLIP_SWAP_NATIVE_V1) and kind == "chainflip-vault":
                 types = ["uint32", "bytes", "uint32", "uint256"] + (["bytes"] if t0 == CHAINFLIP_SWAP_NATIVE else [])
                 values = decode(types, _data(log))
                 out.append(_chainflip(tx_hash, index, emitter, depositor, block, timestamp, values[0], values[1],
                                       values[2], ETH, values[3]))
-            elif t0 in (CHAINFLIP_SWAP_TOKEN, CHAINFLIP_SWAP_TOKEN_V1) and emitter in CHAINFLIP_VAULTS:
+            elif t0 in (CHAINFLIP_SWAP_TOKEN, CHAINFLIP_SWAP_TOKEN_V1) and kind == "chainflip-vault":
                 types = ["uint32", "bytes", "uint32", "address", "uint256"] + (["bytes"] if t0 == CHAINFLIP_SWAP_TOKEN else [])
                 values = decode(types, _data(log))
                 out.append(_chainflip(tx_hash, index, emitter, depositor, block, timestamp, values[0], values[1],
                                       values[2], str(values[3]).lower(), values[4]))
-            elif t0 == LIFI_STARTED and emitter in LIFI_DIAMONDS:
+            elif t0 == LIFI_STARTED and kind == "lifi-diamond":
                 (data,) = decode(["(bytes32,string,string,address,address,address,uint256,uint256,bool,bool)"], _data(log))
                 tx_id, bridge, integrator, _ref, asset, receiver, amount, chain_id, _swaps, _call = data
                 chain = EVM_CHAINS.get(chain_id) or LIFI_NON_EVM_CHAINS.get(chain_id) or f"chain{chain_id}"
@@ -180,7 +186,7 @@ def decode_receipt(receipt: dict, block: int, timestamp: int) -> tuple[list[Exit
                 e.detail.update(bridge=bridge[:64], integrator=integrator[:64], transaction_id="0x" + tx_id.hex(),
                                 destination_chain_id=str(chain_id))
                 out.append(e)
-            elif t0 == LIFI_NON_EVM and emitter in LIFI_DIAMONDS and len(topics) == 3:
+            elif t0 == LIFI_NON_EVM and kind == "lifi-diamond" and len(topics) == 3:
                 (receiver,) = decode(["bytes"], _data(log))
                 non_evm[topics[1]] = (int(topics[2], 16), receiver)
         except Exception:  # noqa: BLE001 - hostile bytes: skip the log, count it

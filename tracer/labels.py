@@ -3,15 +3,27 @@
 A trace must stop at services (a DEX router does not "own" the stolen
 ETH it routes) and an analyst must be able to check every label, so each
 entry in data/labels.json names where the attribution comes from.
+
+The labels are also where the exit decoders learn which contracts to read
+(`decoder`: a THORChain router, a Tornado pool and its denomination, ...):
+one list, so that a label and a decoder constant can never drift apart.
+Routers rotate faster than releases, so a user's labels file of the same
+shape (--labels, or TRACER_LABELS) adds entries or overrides shipped ones.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
+from eth_utils import is_checksum_address
+
+from .errors import InputError
 from .tokens import REGISTRY
 
 SERVICE_CATEGORIES = frozenset({"exchange", "dex", "bridge", "mixer", "token", "service"})
@@ -24,15 +36,102 @@ class Label:
     category: str
     source: str
     code: str | None = None  # "contract" or "eoa" where the curator knows; None for imported labels
+    decoder: str | None = None  # which exit decoder reads this contract's events (DECODERS)
+    asset: str | None = None  # tornado-pool: "ETH" or the token's address
+    denomination: int | None = None  # tornado-pool: one deposit, in the asset's base units
+
+
+# decoder -> the category its contracts must carry (a decoder on a DEX label would be a curator's slip)
+DECODERS = {"thorchain-router": "bridge", "maya-router": "bridge", "chainflip-vault": "bridge",
+            "lifi-diamond": "bridge", "tornado-pool": "mixer", "tornado-entrance": "mixer"}
+CODES = ("contract", "eoa")
+_HEX40 = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_extra_path: str | None = None  # set by use_labels_file(); else TRACER_LABELS
+
+
+def use_labels_file(path: str | None) -> None:
+    """Add (or override) curated labels from a user's file of the shipped shape; None: back to TRACER_LABELS."""
+    global _extra_path
+    _extra_path = path
+    curated_labels.cache_clear()
+    if path:
+        curated_labels()  # read and checked now: a bad file is one clear line before any work starts
+
+
+def labels_file() -> str | None:
+    return _extra_path or os.environ.get("TRACER_LABELS") or None
+
+
+def parse_entries(entries: object, where: str) -> list[Label]:
+    """Labels of a document in the shipped shape, every field checked (a wrong label misleads an investigation
+    more quietly than a missing one): the address (EIP-55 where mixed-case), a name, a category, a source, and
+    for a decoder the fields it needs."""
+    if not isinstance(entries, list):
+        raise InputError(f"{where}: expected {{\"labels\": [...]}}")
+    out = []
+    for n, entry in enumerate(entries, 1):
+        at = f"{where}: label {n}"
+        if not isinstance(entry, dict):
+            raise InputError(f"{at}: expected an object")
+        address = entry.get("address")
+        if not isinstance(address, str) or not _HEX40.match(address):
+            raise InputError(f"{at}: address {address!r} is not 0x followed by 40 hex digits")
+        body = address[2:]
+        if body != body.lower() and body != body.upper() and not is_checksum_address(address):
+            raise InputError(f"{at}: address {address} fails its EIP-55 checksum")
+        for key in ("label", "category", "source"):
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                raise InputError(f"{at} ({address}): {key} is missing or empty (every label names its source)")
+        code = entry.get("code")
+        if code is not None and code not in CODES:
+            raise InputError(f"{at} ({address}): code must be one of {', '.join(CODES)}")
+        decoder = entry.get("decoder")
+        asset, denomination = None, None
+        if decoder is not None:
+            if decoder not in DECODERS:
+                raise InputError(f"{at} ({address}): unknown decoder {decoder!r}; known: {', '.join(DECODERS)}")
+            if entry["category"] != DECODERS[decoder]:
+                raise InputError(f"{at} ({address}): a {decoder} is labelled {DECODERS[decoder]!r}, "
+                                 f"not {entry['category']!r}")
+            if decoder == "tornado-pool":
+                asset = entry.get("asset")
+                raw = entry.get("denomination")
+                if not (asset == "ETH" or isinstance(asset, str) and _HEX40.match(asset)):
+                    raise InputError(f"{at} ({address}): a tornado-pool needs asset \"ETH\" or a token address")
+                if not (isinstance(raw, str) and raw.isdigit() and int(raw) > 0):
+                    raise InputError(f"{at} ({address}): a tornado-pool needs its denomination in base units, "
+                                     "as a string of digits")
+                asset, denomination = (asset if asset == "ETH" else asset.lower()), int(raw)
+        addr = address.lower()
+        out.append(Label(addr, entry["label"].strip(), entry["category"].strip(), entry["source"].strip(), code,
+                         decoder, asset, denomination))
+    return out
+
+
+def _read_extra(path: str) -> list[Label]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"labels file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"labels file {path}: not UTF-8 text") from None
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"labels file {path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    return parse_entries(doc.get("labels") if isinstance(doc, dict) else None, f"labels file {path}")
 
 
 @lru_cache(maxsize=1)
 def curated_labels() -> dict[str, Label]:
     raw = json.loads(resources.files("tracer.data").joinpath("labels.json").read_text(encoding="utf-8"))
     out: dict[str, Label] = {}
-    for entry in raw["labels"]:
-        addr = entry["address"].lower()
-        out[addr] = Label(addr, entry["label"], entry["category"], entry["source"], entry.get("code"))
+    for label in parse_entries(raw["labels"], "data/labels.json"):
+        out[label.address] = label
+    extra = labels_file()
+    if extra:
+        for label in _read_extra(extra):
+            out[label.address] = label  # the user's own word wins over what shipped
     for token in REGISTRY.values():
         out.setdefault(token.address, Label(token.address, f"{token.name} ({token.symbol})", "token", token.source,
                                             "contract"))
@@ -41,6 +140,17 @@ def curated_labels() -> dict[str, Label]:
 
 def label_for(address: str) -> Label | None:
     return curated_labels().get(address.lower())
+
+
+def decoder_of(address: str) -> str | None:
+    """Which exit decoder reads this contract's events, if the labels name one."""
+    label = label_for(address)
+    return label.decoder if label else None
+
+
+def decoding(decoder: str) -> dict[str, Label]:
+    """Every labelled contract a decoder reads, by address."""
+    return {a: lab for a, lab in curated_labels().items() if lab.decoder == decoder}
 
 
 def known_code(address: str) -> str | None:

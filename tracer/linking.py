@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from eth_abi import decode
 
-from .exits import TORNADO_POOLS, TORNADO_WITHDRAWAL
+from .exits import TORNADO_WITHDRAWAL, is_tornado_pool
 from .mixers import Deposit, Link, TxInfo, Withdrawal, propose_links
 from .store import Store
 
@@ -43,7 +43,7 @@ def _withdrawal(log: dict) -> Withdrawal | None:
 
 
 def link_mixers(store: Store, source, head: int, window_days: float, depositors: set[str] | None = None) -> list[Link]:
-    deposits = [d for d in tornado_deposits(store, depositors) if d.pool in TORNADO_POOLS]
+    deposits = [d for d in tornado_deposits(store, depositors) if is_tornado_pool(d.pool)]
     if not deposits:
         return []
     window = int(window_days * 86_400)

@@ -28,10 +28,9 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
 from . import codes
-from .exits import (CHAINFLIP_VAULTS, LIFI_DIAMONDS, MAYA_ROUTERS, THORCHAIN_ROUTERS, TORNADO_ENTRANCES,
-                    TORNADO_POOLS, decode_receipt, exit_from_memo)
+from .exits import decode_receipt, exit_from_memo, is_exit_venue
 from .errors import TracerError
-from .labels import SERVICE_CATEGORIES, best_label, known_code
+from .labels import SERVICE_CATEGORIES, best_label, decoder_of, known_code
 from .models import COUNTERFEIT, ETH, LOOKALIKE, UNVERIFIED_TOKEN, ZERO_VALUE, Transfer
 from .progress import NullProgress, Progress
 from .seeds import seed_index
@@ -41,9 +40,6 @@ from .news import News, whats_new
 from .store import FLUSH_SECONDS, FLUSH_TRANSFERS, Cursor, Store
 from .thorchain import looks_like_memo
 from .tokens import lookup
-
-# Contracts whose deposit transactions are read for where the funds went.
-_EXIT_VENUES = THORCHAIN_ROUTERS | MAYA_ROUTERS | CHAINFLIP_VAULTS | LIFI_DIAMONDS | TORNADO_ENTRANCES | set(TORNADO_POOLS)
 
 
 @dataclass(frozen=True)
@@ -716,7 +712,7 @@ class Tracer:
             for t in self.store.outflows(address, since_block=nodes[address].reach_block):
                 if t.is_poison:
                     continue
-                if t.to_addr in _EXIT_VENUES or self._is_exit_service(t.to_addr):
+                if is_exit_venue(t.to_addr) or self._is_exit_service(t.to_addr):
                     by_tx.setdefault(t.tx_hash, t)
                 elif t.memo and looks_like_memo(t.memo):
                     memo_exits.append(t)
@@ -735,7 +731,32 @@ class Tracer:
                     exits.extend(found)
                 self.progress.advance()
                 self.progress.set_requests(self.source.requests)
+        self._vault_evidence(exits)
         return self.store.save_exits(exits, todo)
+
+    def _vault_evidence(self, exits: list) -> None:
+        """A plain ETH transfer carrying a THORChain memo is an exit only if its receiver is THORChain's: Asgard
+        vaults rotate at every churn, so no list is ever current. The evidence at hand: the vault named in a
+        router Deposit (its `to`) decoded here or before, or the receiver forwarding to a router itself.
+        Without either the exit stays, flagged vault-unconfirmed (a look-alike memo to anyone is possible)."""
+        memo_exits = [e for e in exits if e.log_index < 0]
+        if not memo_exits:
+            return
+        named = {e.venue: e.tx_hash for e in exits if e.log_index >= 0 and e.protocol == "thorchain"}
+        for row in self.store.exit_rows():
+            if row["log_index"] >= 0 and row["protocol"] == "thorchain":
+                named.setdefault(row["venue"], row["tx_hash"])
+        for e in memo_exits:
+            if e.venue in named:
+                e.detail["vault"] = f"named as the vault of router deposit {named[e.venue]}"
+                continue
+            forward = next((t for t in self.store.outflows(e.venue) if decoder_of(t.to_addr) == "thorchain-router"),
+                           None)
+            if forward is not None:
+                e.detail["vault"] = f"forwards to THORChain router {forward.to_addr} in {forward.tx_hash}"
+            else:
+                e.detail["vault"] = "unconfirmed: the memo only (not named in any decoded router deposit)"
+                e.flags.add("vault-unconfirmed")
 
     def _mixer_candidates(self, addresses: list[str], head: int, summary: HopSummary) -> dict[str, int]:
         """Candidate withdrawals of this hop's Tornado deposits; their withdrawers if asked to follow."""
