@@ -17,7 +17,7 @@ import click
 
 from tracer import __version__
 from tracer.addresses import checksum, parse_address
-from tracer.errors import InputError, TracerError
+from tracer.errors import InputError, SourceError, TracerError
 from tracer.safe_text import for_spreadsheet, for_terminal
 from tracer.sources.dialects import DIALECT_NAMES as DIALECT_CHOICES
 from tracer.store import store_error
@@ -103,20 +103,146 @@ def cli(labels_path: str | None) -> None:
 
 
 # ---- seeds ------------------------------------------------------------------------------
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--case", "case_name", help="Only this case (e.g. bybit-2025-02).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def seeds(case_name: str | None, as_json: bool) -> None:
-    """List the publicly attributed seed addresses and their sources."""
-    from tracer.seeds import all_seeds, seeds_for_case
+@click.option("--list", "as_list", is_flag=True, help="List the addresses, a line each, with their sources.")
+@click.option("--json", "as_json", is_flag=True, help="List the addresses as JSON.")
+@click.option("--chain", help="Only synced seeds of this chain (eth, btc, bsc, arbi, tron, solana, ...).")
+@_db_option
+@click.pass_context
+def seeds(ctx, case_name: str | None, as_list: bool, as_json: bool, chain: str | None, db_path: str) -> None:
+    """Publicly attributed addresses: the bundled ones, and those synced into the store (`seeds sync`).
 
-    chosen = seeds_for_case(case_name) if case_name else all_seeds()
-    if as_json:
-        click.echo(json.dumps([_seed_json(s) for s in chosen], indent=2, ensure_ascii=False))
+    Without --list or --json: how many, per case, source and chain."""
+    if ctx.invoked_subcommand is not None:
         return
-    for s in chosen:
-        sources = "; ".join(src.name + (f" <{src.url}>" if src.url else "") for src in s.sources)
-        click.echo(f"{s.address}\t{s.case}\t{s.role}\t{s.label}\t{sources}")
+    from tracer.seeds import all_seeds, cases
+
+    synced = _synced_rows(db_path, case_name, chain)
+    if case_name and case_name not in cases() and not synced:
+        raise InputError(f"unknown case {case_name!r}; known cases: {', '.join(sorted(cases()))}"
+                         + (" (and none synced into this store)" if Path(db_path).exists() else ""))
+    bundled = [] if chain and chain != "eth" else [s for s in all_seeds() if not case_name or s.case == case_name]
+    if as_json:
+        rows = [_seed_json(s) for s in bundled] + [_synced_json(r) for r in synced]
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if as_list:
+        for s in bundled:
+            sources = "; ".join(src.name + (f" <{src.url}>" if src.url else "") for src in s.sources)
+            click.echo(f"{s.address}\t{s.case}\t{s.role}\t{s.label}\t{sources}")
+        for r in synced:
+            flags = f"\t{r['flags']}" if r["flags"] else ""
+            click.echo(f"{r['address']}\t{r['case_name']}\t{r['chain']}\tsynced from {r['source']} <{r['url']}>{flags}")
+        return
+    counts: dict[tuple[str, str, str], int] = {}
+    for s in bundled:
+        counts[(s.case, "bundled", "eth")] = counts.get((s.case, "bundled", "eth"), 0) + 1
+    for r in synced:
+        key = (r["case_name"], r["source"], r["chain"])
+        counts[key] = counts.get(key, 0) + 1
+    from tracer.tables import Table, render, resolve_format
+
+    table = Table("seeds per case, source and chain", ["case", "source", "chain", "addresses", "traced"],
+                  right=frozenset({"addresses"}))
+    for (case, source, chain_key), n in sorted(counts.items()):
+        traced = ("yes" if chain_key == "eth" else "stored, not traced yet" if chain_key in ("bsc", "arbi", "btc")
+                  else "no (chain not supported)")
+        table.rows.append([case, source, chain_key, n, traced])
+    render([table], resolve_format("auto"))
+    click.echo("(--list or --json for the addresses; `tracer seeds sync` to load the published lists)", err=True)
+
+
+def _synced_rows(db_path: str, case_name: str | None, chain: str | None) -> list:
+    if not Path(db_path).exists():
+        return []
+    store = _open_to_read(db_path)
+    try:
+        return [dict(r) for r in store.synced_seeds(case_name, chain)]
+    finally:
+        store.close()
+
+
+def _synced_json(r: dict) -> dict:
+    return {"address": r["address"], "chain": r["chain"], "case": r["case_name"], "source": r["source"],
+            "url": r["url"], "sha256": r["sha256"], "first_seen": r["first_seen"], "last_seen": r["last_seen"],
+            "flags": [f for f in r["flags"].split(",") if f]}
+
+
+@seeds.command("sync")
+@click.option("--source", "source_name", default="lazarusbounty", show_default=True,
+              help="lazarusbounty (Bybit's LazarusBounty feed), fbi (the bundled FBI PSA list), or a path or URL "
+                   "of a document in the feed's shape.")
+@click.option("--url", help="Where to read the lazarusbounty feed (default: its published URL).")
+@click.option("--json", "as_json", is_flag=True, help="Print what changed as JSON.")
+@click.option("--fail-on-new", is_flag=True, help="Exit 3 when the sync added addresses (for cron).")
+@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(1, 600), help="Seconds per request.")
+@_db_option
+def seeds_sync(source_name: str, url: str | None, as_json: bool, fail_on_new: bool, timeout: float,
+               db_path: str) -> None:
+    """Load a published list of attributed addresses into the store, and say what changed since the last sync.
+
+    Every address is validated for its chain; a mixed-case Ethereum address whose EIP-55 checksum fails is kept
+    lowercased and flagged bad-checksum. An address a source no longer lists is kept, marked removed."""
+    from tracer.seed_feed import LAZARUSBOUNTY_URL, Document, fbi_seeds, parse_feed, read_document
+    from tracer.store import Store
+
+    if source_name == "fbi":
+        parsed = fbi_seeds()
+        from datetime import datetime, timezone
+
+        body = json.dumps(sorted(s.address for s in parsed.seeds)).encode()
+        import hashlib
+
+        doc = Document(body, "https://www.ic3.gov/PSA/2025/PSA250226", hashlib.sha256(body).hexdigest(),
+                       datetime.now(timezone.utc).replace(microsecond=0).isoformat())
+        name = "fbi"
+    else:
+        location = (url or LAZARUSBOUNTY_URL) if source_name == "lazarusbounty" else source_name
+        name = "lazarusbounty" if source_name == "lazarusbounty" else _source_name(source_name)
+        doc = read_document(location, timeout=timeout)
+        try:
+            parsed = parse_feed(doc.raw)
+        except InputError as exc:
+            raise SourceError(f"{name}: {exc}; nothing was changed") from None
+    summary = parsed.summary()
+    store = Store.open(db_path)
+    try:
+        store.acquire_lock()
+        changes = store.sync_seeds(name, doc.url, doc.sha256, doc.fetched_at, parsed.seeds, summary)
+    finally:
+        store.close()
+    added = sum(len(v["added"]) for v in changes.values())
+    removed = sum(len(v["removed"]) for v in changes.values())
+    if as_json:
+        click.echo(json.dumps({
+            "source": name, "url": doc.url, "sha256": doc.sha256, "fetched_at": doc.fetched_at, **summary,
+            "added": added, "removed": removed,
+            "changes": [{"case": case, "chain": chain, "added": v["added"], "removed": v["removed"]}
+                        for (case, chain), v in sorted(changes.items())],
+            "rejected_entries": [{"chain": c, "entry": t, "why": w} for c, t, w in parsed.rejected[:100]],
+        }, ensure_ascii=False))
+    else:
+        click.echo(f"{name}: {summary['seeds']} addresses ({', '.join(f'{c} {n}' for c, n in summary['per_chain'].items())})"
+                   f", sha256 {doc.sha256[:16]}…; {added} added, {removed} removed since the last sync")
+        for (case, chain), v in sorted(changes.items()):
+            click.echo(f"  {case} {chain}: +{len(v['added'])} -{len(v['removed'])}")
+        for quirk, n in sorted(parsed.quirks.items()):
+            click.echo(f"  quirk: {quirk}: {n}")
+        if parsed.rejected:
+            click.echo(f"  not an address of its chain (skipped): {len(parsed.rejected)}, e.g. "
+                       + "; ".join(f"{c} {t!r} ({w})" for c, t, w in parsed.rejected[:3]))
+    if fail_on_new and added:
+        raise click.exceptions.Exit(3)
+
+
+def _source_name(location: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(location)
+    if parts.scheme in ("http", "https"):
+        return parts.hostname or location
+    return Path(location).name or location
 
 
 def _seed_json(s) -> dict:
@@ -283,7 +409,14 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
 
     starts = [parse_address(a) for a in addresses]
     if case_name:
-        starts += [s.key for s in trace_starts_for_case(case_name)]
+        from tracer.seeds import cases
+
+        bundled = [s.key for s in trace_starts_for_case(case_name)] if case_name in cases() else []
+        synced = [r["address"] for r in _synced_rows(db_path, case_name, "eth")]  # `tracer seeds sync`
+        if not bundled and not synced:
+            raise InputError(f"unknown case {case_name!r}; known cases: {', '.join(sorted(cases()))} "
+                             "(or one synced into this store: see `tracer seeds`)")
+        starts += bundled + synced
     if not starts:
         raise InputError("give at least one address, or --case (see `tracer seeds`)")
     starts = list(dict.fromkeys(starts))

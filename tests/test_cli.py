@@ -42,7 +42,8 @@ def test_seeds_lists_the_fbi_addresses_with_sources():
     assert roles["0xbDd077f651EBe7f7b3cE16fe5F2b025BE2969516"] == "exploit-tooling"
     everything = json.loads(run_cli("seeds", "--json").stdout)
     assert any(s["case"] == "ronin-2022-03" for s in everything)
-    assert "0x098B716B8Aaf21512996dC57EB0615e2383E2f96" in run_cli("seeds").stdout
+    assert "0x098B716B8Aaf21512996dC57EB0615e2383E2f96" in run_cli("seeds", "--list").stdout
+    assert "ronin-2022-03\tbundled\teth\t1" in run_cli("seeds").stdout  # counts by default
 
 
 def test_seed_file_addresses_are_checksummed_and_unique():

@@ -30,7 +30,7 @@ from urllib.parse import quote
 from .errors import StoreBusyError, StoreError
 from .models import LOOKALIKE, POISON_FLAGS, Transfer
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 # A trace commits its fetched addresses every FLUSH_SECONDS or FLUSH_TRANSFERS, whichever comes first:
 # a killed run loses at most that much, and each commit rewrites the index pages it touched (random
 # transfer ids touch most of them at scale), so fewer, larger commits are what a million-row store needs.
@@ -185,6 +185,32 @@ MIGRATIONS: dict[int, str] = {
         requests INTEGER NOT NULL,
         PRIMARY KEY (day, service)
     );
+    """,
+    9: """
+    CREATE TABLE seed_syncs (                             -- every sync of an attributed-address source
+        id         INTEGER PRIMARY KEY,
+        source     TEXT NOT NULL,                         -- lazarusbounty, fbi, or the file/URL's name
+        url        TEXT NOT NULL,
+        sha256     TEXT NOT NULL,                         -- of the document as received
+        fetched_at TEXT NOT NULL,                         -- UTC, ISO 8601
+        added      INTEGER NOT NULL,
+        removed    INTEGER NOT NULL,
+        summary    TEXT NOT NULL                          -- JSON: counts per chain and the quirks met
+    );
+    CREATE TABLE synced_seeds (                           -- one attributed address as one source lists it
+        source      TEXT NOT NULL,
+        chain       TEXT NOT NULL,                        -- the feed's key: eth, btc, bsc, arbi, tron, solana, ...
+        address     TEXT NOT NULL,                        -- EVM lowercased; other chains as written
+        case_name   TEXT NOT NULL,
+        url         TEXT NOT NULL,
+        sha256      TEXT NOT NULL,                        -- the document it was last seen in
+        first_seen  TEXT NOT NULL,
+        last_seen   TEXT NOT NULL,
+        removed_at  TEXT,                                 -- set when a later sync no longer lists it
+        flags       TEXT NOT NULL DEFAULT '',             -- bad-checksum, unsupported-chain
+        PRIMARY KEY (source, chain, address, case_name)
+    );
+    CREATE INDEX synced_seeds_case ON synced_seeds (case_name, chain);
     """,
 }
 
@@ -580,6 +606,58 @@ class Store:
     def unfollow(self, address: str) -> None:
         """Its history was read, but it turned out to be a contract: an endpoint, not part of the trail."""
         self.conn.execute("UPDATE addresses SET followed=0 WHERE address=?", (address,))
+
+    # ---- synced seeds ------------------------------------------------------------------
+    def sync_seeds(self, source: str, url: str, sha256: str, fetched_at: str, seeds: Iterable,
+                   summary: dict) -> dict[tuple[str, str], dict[str, list[str]]]:
+        """Record one sync of `source`: every seed it lists (SyncedSeed: chain, address, case, flags) is
+        present from now; one it listed before and no longer does is marked removed (kept, with the date).
+        All or nothing. Returns {(case, chain): {"added": [...], "removed": [...]}}."""
+        listed = {(s.chain, s.address, s.case): s for s in seeds}
+        changes: dict[tuple[str, str], dict[str, list[str]]] = {}
+
+        def note(case: str, chain: str, kind: str, address: str) -> None:
+            changes.setdefault((case, chain), {"added": [], "removed": []})[kind].append(address)
+
+        with self.transaction() as c:
+            present = {(r[0], r[1], r[2]) for r in c.execute(
+                "SELECT chain, address, case_name FROM synced_seeds WHERE source=? AND removed_at IS NULL", (source,))}
+            for key, seed in listed.items():
+                flags = ",".join(sorted(seed.flags))
+                cur = c.execute(
+                    "UPDATE synced_seeds SET url=?, sha256=?, last_seen=?, removed_at=NULL, flags=?"
+                    " WHERE source=? AND chain=? AND address=? AND case_name=?",
+                    (url, sha256, fetched_at, flags, source, *key))
+                if cur.rowcount == 0:
+                    c.execute("INSERT INTO synced_seeds (source, chain, address, case_name, url, sha256, first_seen,"
+                              " last_seen, flags) VALUES (?,?,?,?,?,?,?,?,?)",
+                              (source, *key, url, sha256, fetched_at, fetched_at, flags))
+                if key not in present:
+                    note(seed.case, seed.chain, "added", seed.address)
+            for chain, address, case in sorted(present - set(listed)):
+                c.execute("UPDATE synced_seeds SET removed_at=? WHERE source=? AND chain=? AND address=? AND case_name=?",
+                          (fetched_at, source, chain, address, case))
+                note(case, chain, "removed", address)
+            added = sum(len(v["added"]) for v in changes.values())
+            removed = sum(len(v["removed"]) for v in changes.values())
+            c.execute("INSERT INTO seed_syncs (source, url, sha256, fetched_at, added, removed, summary)"
+                      " VALUES (?,?,?,?,?,?,?)", (source, url, sha256, fetched_at, added, removed,
+                                                  json.dumps(summary, sort_keys=True)))
+        return changes
+
+    def synced_seeds(self, case: str | None = None, chain: str | None = None,
+                     include_removed: bool = False) -> list[sqlite3.Row]:
+        sql, args = "SELECT * FROM synced_seeds WHERE 1=1", []
+        if case:
+            sql, args = sql + " AND case_name=?", args + [case]
+        if chain:
+            sql, args = sql + " AND chain=?", args + [chain]
+        if not include_removed:
+            sql += " AND removed_at IS NULL"
+        return self.conn.execute(sql + " ORDER BY case_name, chain, address, source", args).fetchall()
+
+    def seed_syncs(self) -> list[sqlite3.Row]:
+        return self.conn.execute("SELECT * FROM seed_syncs ORDER BY id").fetchall()
 
     # ---- imported labels ---------------------------------------------------------------
     def import_labels(self, labels: Iterable) -> tuple[int, int]:

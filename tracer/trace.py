@@ -562,7 +562,8 @@ class Tracer:
                 if result is not None:
                     result.unindexed.add(address)
             items = list({t.key: t for t in collected.pop(address, [])}.values())
-            if early:
+            if early and len({t.to_addr if t.from_addr == address else t.from_addr for t in items
+                              if not t.flags}) <= self.options.max_degree:  # a hub's recipients are no next hop
                 reach = nodes[address].reach_block
                 for t in items:
                     if t.from_addr == address and t.block >= reach and t.to_addr not in nodes and self.follows(t):
