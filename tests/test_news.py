@@ -64,3 +64,24 @@ def test_news_amounts_are_exact_base_units(theft, tmp_path):
     for run in (first, night):
         assert sum(h["new_transfers"] for h in run["news"]["hops"]) == run["new_transfers"]
         assert sum(h["new_addresses"] for h in run["news"]["hops"]) == run["new_addresses"] > 0
+
+
+def test_an_attributed_address_that_moves_leads_the_nightly_news(theft, tmp_path):
+    """A wallet someone published (here: a synced list) sends value: the first line of the night says so, with
+    who attributed it; the first run, where every history is new, says nothing of the kind."""
+    db = tmp_path / "case.db"
+    wallet = theft.layers[0][0]
+    feed = tmp_path / "published.json"
+    feed.write_text('{"0221": {"eth": ["%s"]}}' % wallet)
+    assert run_cli("seeds", "sync", "--source", feed, "--db", db).exit_code == 0
+    with ExplorerServer(theft.chain) as server:
+        first = trace(server, db, "--hops", "4", seed=theft.seed_address)
+        assert first["news"]["attributed_moved"] == []
+        theft.next_block += 10
+        theft.native(wallet, "0x" + "cd" * 20, 2 * ETHER, theft.next_block)
+        theft.chain.head = theft.next_block + 5
+        result = run_cli("trace", theft.seed_address, "--db", db, "--explorer-url", server.url, "--rate", "200",
+                         "--hops", "4", "--quiet")
+    assert result.exit_code == 0, result.output
+    first_line = result.stdout.splitlines()[0]
+    assert first_line.startswith(f"attributed address moved: {wallet} (published.json): 2 ETH (first tx 0x"), first_line

@@ -311,7 +311,12 @@ def _news_html(news: dict) -> str:
         f'<li>{_code_link(address_link(d["address"]), d["address"])} (hop {d["hop"]}, idle {d["idle_days"]} days): '
         f'{_moved(d["moved"])} (first tx {_code_link(tx_link(d["first_tx_hash"]), d["first_tx_hash"])})</li>'
         for d in news["dormant_moved"])
-    return (f'<section id="news"><h2>What is new in run {news["run_id"]} (since {since})</h2>{table}'
+    attributed = "".join(
+        f'<li>{_code_link(address_link(m["address"]), m["address"])} ({text(m["sources"])}): {_moved(m["moved"])} '
+        f'(first tx {_code_link(tx_link(m["first_tx_hash"]), m["first_tx_hash"])})</li>'
+        for m in news.get("attributed_moved", []))
+    return (f'<section id="news"><h2>What is new in run {news["run_id"]} (since {since})</h2>'
+            + (f"<h3>Attributed addresses that moved</h3><ul>{attributed}</ul>" if attributed else "") + table
             + (f"<h3>Exits reached for the first time</h3><ul>{exits}</ul>" if exits else "")
             + (f"<h3>Dormant funds that moved</h3><ul>{dormant}</ul>" if dormant else "")
             + "</section>")

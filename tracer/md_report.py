@@ -42,6 +42,9 @@ def render_markdown(report: dict) -> str:
         else:
             out.append("Nothing new.")
         out.append("")
+        for m in news.get("attributed_moved", []):
+            out.append(f"- attributed address moved: `{m['address']}` ({md(m['sources'])}): {_moved(m['moved'])} "
+                       f"(first tx `{m['first_tx_hash']}`)")
         for e in news["new_exits"]:
             dest = f" → {md(e['destination'])}" if e["destination"] else ""
             out.append(f"- new exit: {md(e['category'])} `{e['address']}` {md(e['label'])}: {_moved(e['moved'])}{dest} "

@@ -65,6 +65,15 @@ class DormantMove:
 
 
 @dataclass
+class AttributedMove:
+    """A publicly attributed address (a seed) sent value: the first thing an analyst watching a list wants."""
+    address: str
+    sources: str  # who attributed it: the bundled list's label, or the synced sources' names
+    first_tx_hash: str
+    moved: list[AssetAmount]
+
+
+@dataclass
 class News:
     run_id: int | None
     previous_run_id: int | None
@@ -72,6 +81,7 @@ class News:
     hops: list[HopNews] = field(default_factory=list)
     new_exits: list[ExitNews] = field(default_factory=list)
     dormant_moved: list[DormantMove] = field(default_factory=list)
+    attributed_moved: list[AttributedMove] = field(default_factory=list)
     exits_to_mark: dict[str, str] = field(default_factory=dict)  # address -> category, once announced
 
     @property
@@ -84,7 +94,8 @@ class News:
 
     @property
     def anything(self) -> bool:
-        return bool(self.new_transfers or self.new_addresses or self.new_exits or self.dormant_moved)
+        return bool(self.new_transfers or self.new_addresses or self.new_exits or self.dormant_moved
+                    or self.attributed_moved)
 
     def to_json(self) -> dict:
         out = asdict(self)
@@ -155,8 +166,10 @@ def whats_new(store: Store, run_id: int | None = None, dormant_days: int = DORMA
             r["venue"], label or r["protocol"], source, "bridge", r["tx_hash"],
             [AssetAmount.of(asset, r["token"], decimals, int(r["amount"]))], f"{r['dest_chain']}:{r['dest_address']}"))
 
-    # dormant funds that moved: the address's previous activity is older than dormant_days
     first_run = store.conn.execute("SELECT min(id) FROM runs").fetchone()[0]
+    if batch[0] != first_run:  # on the first run every seed's history is new, not news
+        _attributed_moves(store, news, outflows)
+    # dormant funds that moved: the address's previous activity is older than dormant_days
     for address, moves in sorted(outflows.items() if batch[0] != first_run else ()):  # nothing slept before run 1
         row = store.conn.execute(
             "SELECT max(timestamp) FROM (SELECT timestamp FROM transfers WHERE from_addr=? AND first_run<?"
@@ -174,6 +187,24 @@ def whats_new(store: Store, run_id: int | None = None, dormant_days: int = DORMA
         news.dormant_moved.append(DormantMove(address, hops.get(address, -1), int(idle), first.tx_hash,
                                               _amounts(sums)))
     return news
+
+
+def _attributed_moves(store: Store, news: News, outflows: dict[str, list]) -> None:
+    from .seeds import seed_index
+
+    bundled = seed_index()
+    for address, moves in sorted(outflows.items()):
+        synced = [r[0] for r in store.conn.execute(
+            "SELECT DISTINCT source FROM synced_seeds WHERE address=? AND removed_at IS NULL ORDER BY source",
+            (address,))]
+        names = ([f"bundled: {bundled[address].label}"] if address in bundled else []) + synced
+        if not names:
+            continue
+        sums: dict = defaultdict(int)
+        for t in moves:
+            sums[(t.asset, t.token, t.decimals)] += t.amount
+        first = min(moves, key=lambda t: (t.block, t.key))
+        news.attributed_moved.append(AttributedMove(address, "; ".join(names), first.tx_hash, _amounts(sums)))
 
 
 def _new_exits(store: Store, news: News, imported: dict) -> None:
@@ -207,6 +238,9 @@ def news_lines(news: News, text=str) -> list[str]:
     """The plain-text form (cron mails it): one line per hop, exit and dormant move. `text` makes
     untrusted strings (token symbols, labels, decoded destinations) safe for where the lines go."""
     lines = []
+    for m in news.attributed_moved:  # first: the addresses someone published as the thieves' moved
+        moved = ", ".join(f"{a.display} {text(a.asset)}" for a in m.moved)
+        lines.append(f"attributed address moved: {m.address} ({text(m.sources)}): {moved} (first tx {m.first_tx_hash})")
     for h in news.hops:
         moved = ", ".join(f"{a.display} {text(a.asset)}" for a in h.moved) or "nothing"
         spam = f" ({h.poison_transfers} of them poisoning, ignored)" if h.poison_transfers else ""

@@ -33,11 +33,12 @@ class NullProgress:
 
 
 class RichProgress:
-    """One bar per stage (a hop's histories, its code checks) with requests and rate."""
+    """One bar per stage (a hop's histories, its code checks) with done / total, requests, rate and an ETA."""
 
     def __init__(self) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
 
         self._progress = Progress(
             TextColumn("{task.description}"),
@@ -45,6 +46,8 @@ class RichProgress:
             MofNCompleteColumn(),
             TextColumn("{task.fields[requests]} requests, {task.fields[rate]}/s"),
             TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),  # a case of 10,000 seeds runs for hours: when will this stage end?
             console=Console(stderr=True),
             transient=False,
         )
