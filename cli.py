@@ -114,6 +114,7 @@ def seeds(ctx, case_name: str | None, as_list: bool, as_json: bool, chain: str |
     """Publicly attributed addresses: the bundled ones, and those synced into the store (`seeds sync`).
 
     Without --list or --json: how many, per case, source and chain."""
+    ctx.obj = db_path  # `seeds --db X sync` syncs into X
     if ctx.invoked_subcommand is not None:
         return
     from tracer.seeds import all_seeds, cases
@@ -131,9 +132,11 @@ def seeds(ctx, case_name: str | None, as_list: bool, as_json: bool, chain: str |
         for s in bundled:
             sources = "; ".join(src.name + (f" <{src.url}>" if src.url else "") for src in s.sources)
             click.echo(f"{s.address}\t{s.case}\t{s.role}\t{s.label}\t{sources}")
-        for r in synced:
-            flags = f"\t{r['flags']}" if r["flags"] else ""
-            click.echo(f"{r['address']}\t{r['case_name']}\t{r['chain']}\tsynced from {r['source']} <{r['url']}>{flags}")
+        from tracer.safe_text import for_terminal
+
+        for r in synced:  # each field made safe for a terminal on its own: a feed's text is untrusted
+            fields = [r["address"], r["case_name"], r["chain"], f"synced from {r['source']} <{r['url']}>"]
+            click.echo("\t".join(for_terminal(f) for f in fields + ([r["flags"]] if r["flags"] else [])))
         return
     counts: dict[tuple[str, str, str], int] = {}
     for s in bundled:
@@ -153,10 +156,14 @@ def seeds(ctx, case_name: str | None, as_list: bool, as_json: bool, chain: str |
     click.echo("(--list or --json for the addresses; `tracer seeds sync` to load the published lists)", err=True)
 
 
-def _synced_rows(db_path: str, case_name: str | None, chain: str | None) -> list:
+def _synced_rows(db_path: str, case_name: str | None, chain: str | None, check: bool = True) -> list:
+    """Synced seeds in the store, if there is one (`check`: its integrity first, as every reader does; a trace
+    checks it itself once it holds the store)."""
     if not Path(db_path).exists():
         return []
-    store = _open_to_read(db_path)
+    from tracer.store import Store
+
+    store = _open_to_read(db_path) if check else Store.open(db_path, create=False)
     try:
         return [dict(r) for r in store.synced_seeds(case_name, chain)]
     finally:
@@ -177,15 +184,23 @@ def _synced_json(r: dict) -> dict:
 @click.option("--json", "as_json", is_flag=True, help="Print what changed as JSON.")
 @click.option("--fail-on-new", is_flag=True, help="Exit 3 when the sync added addresses (for cron).")
 @click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(1, 600), help="Seconds per request.")
-@_db_option
-def seeds_sync(source_name: str, url: str | None, as_json: bool, fail_on_new: bool, timeout: float,
-               db_path: str) -> None:
+@click.option("--accept-removals", is_flag=True,
+              help="Accept a document that no longer lists most of what the source listed before (refused otherwise).")
+@click.option("--db", "db_path", default=None, type=click.Path(dir_okay=False),
+              help="SQLite store (default: the one given to `seeds`, env TRACER_DB, or tracer.db).")
+@click.pass_context
+def seeds_sync(ctx, source_name: str, url: str | None, as_json: bool, fail_on_new: bool, timeout: float,
+               accept_removals: bool, db_path: str | None) -> None:
     """Load a published list of attributed addresses into the store, and say what changed since the last sync.
 
     Every address is validated for its chain; a mixed-case Ethereum address whose EIP-55 checksum fails is kept
     lowercased and flagged bad-checksum. An address a source no longer lists is kept, marked removed."""
     from tracer.seed_feed import LAZARUSBOUNTY_URL, Document, fbi_seeds, parse_feed, read_document
     from tracer.store import Store
+
+    if db_path is not None and not db_path.strip():
+        raise click.BadParameter("the store's file name is empty", param_hint="--db")
+    db_path = db_path or ctx.obj
 
     if source_name == "fbi":
         parsed = fbi_seeds()
@@ -209,7 +224,8 @@ def seeds_sync(source_name: str, url: str | None, as_json: bool, fail_on_new: bo
     store = Store.open(db_path)
     try:
         store.acquire_lock()
-        changes = store.sync_seeds(name, doc.url, doc.sha256, doc.fetched_at, parsed.seeds, summary)
+        changes = store.sync_seeds(name, doc.url, doc.sha256, doc.fetched_at, parsed.seeds, summary,
+                                   max_removed=None if accept_removals else 0.5)
     finally:
         store.close()
     added = sum(len(v["added"]) for v in changes.values())
@@ -221,7 +237,7 @@ def seeds_sync(source_name: str, url: str | None, as_json: bool, fail_on_new: bo
             "changes": [{"case": case, "chain": chain, "added": v["added"], "removed": v["removed"]}
                         for (case, chain), v in sorted(changes.items())],
             "rejected_entries": [{"chain": c, "entry": t, "why": w} for c, t, w in parsed.rejected[:100]],
-        }, ensure_ascii=False))
+        }, ensure_ascii=True))  # (whatever a feed holds, the output is plain ASCII)
     else:
         click.echo(f"{name}: {summary['seeds']} addresses ({', '.join(f'{c} {n}' for c, n in summary['per_chain'].items())})"
                    f", sha256 {doc.sha256[:16]}…; {added} added, {removed} removed since the last sync")
@@ -237,12 +253,15 @@ def seeds_sync(source_name: str, url: str | None, as_json: bool, fail_on_new: bo
 
 
 def _source_name(location: str) -> str:
+    """A source is named by where it is read from (two files called feed.json are two sources); the
+    lazarusbounty feed read from a mirror (--url) stays lazarusbounty."""
     from urllib.parse import urlsplit
 
-    parts = urlsplit(location)
-    if parts.scheme in ("http", "https"):
-        return parts.hostname or location
-    return Path(location).name or location
+    from tracer.seed_feed import _public_url
+
+    if urlsplit(location).scheme in ("http", "https"):
+        return _public_url(location)
+    return str(Path(location).resolve())
 
 
 def _seed_json(s) -> dict:
@@ -412,7 +431,12 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
         from tracer.seeds import cases
 
         bundled = [s.key for s in trace_starts_for_case(case_name)] if case_name in cases() else []
-        synced = [r["address"] for r in _synced_rows(db_path, case_name, "eth")]  # `tracer seeds sync`
+        rows = _synced_rows(db_path, case_name, "eth", check=False)  # `tracer seeds sync`
+        synced = [r["address"] for r in rows if "bad-checksum" not in r["flags"]]
+        if len(synced) < len(rows):
+            click.echo(f"tracer: warning: {len(rows) - len(synced)} synced seed(s) of {case_name} fail their EIP-55 "
+                       "checksum as published (a typo, or a tampered copy) and are not traced; see `tracer seeds "
+                       f"--case {case_name} --list`", err=True)
         if not bundled and not synced:
             raise InputError(f"unknown case {case_name!r}; known cases: {', '.join(sorted(cases()))} "
                              "(or one synced into this store: see `tracer seeds`)")

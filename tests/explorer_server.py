@@ -150,6 +150,9 @@ class Chain:
     timestamps: dict[int, int] = field(default_factory=dict)  # block -> unix time
     head: int = 0
     visible_to: int | None = None  # serve only blocks <= this (a chain "cut" at an earlier block)
+    # a chain that grows while a run reads it: each head-block answer takes the next of these as the head (and
+    # serves blocks up to it), so a run's later head reads see blocks its earlier reads did not
+    head_steps: list[int] = field(default_factory=list)
     # (action, address) -> raw rows a hostile or broken explorer adds to every answer about that address,
     # whatever blocks were asked for: rows that are not objects, bad fields, far-future blocks, strangers'
     injected: dict[tuple[str, str], list] = field(default_factory=dict)
@@ -630,6 +633,8 @@ class ExplorerServer:
     def _etherscan_proxy(self, action: str, q: dict, chain: Chain) -> Reply:
         """module=proxy: bare JSON-RPC bodies (Part 2 §4.9); eth_blockNumber's id is 83 in the docs."""
         if action == "eth_blockNumber":
+            if chain.head_steps:
+                chain.visible_to = chain.head_steps.pop(0)
             return Reply({"jsonrpc": "2.0", "id": 83, "result": hex(chain.current_head())})
         if action == "eth_getCode":
             return Reply({"jsonrpc": "2.0", "id": 1, "result": chain.code.get(q.get("address", "").lower(), "0x")})

@@ -84,4 +84,4 @@ def test_an_attributed_address_that_moves_leads_the_nightly_news(theft, tmp_path
                          "--hops", "4", "--quiet")
     assert result.exit_code == 0, result.output
     first_line = result.stdout.splitlines()[0]
-    assert first_line.startswith(f"attributed address moved: {wallet} (published.json): 2 ETH (first tx 0x"), first_line
+    assert first_line.startswith(f"attributed address moved: {wallet} ({feed}): 2 ETH (first tx 0x"), first_line

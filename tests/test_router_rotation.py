@@ -75,6 +75,8 @@ def test_a_users_file_may_override_a_shipped_label(tmp_path):
     ({"address": NEW_ROUTER, "label": "x", "category": "bridge", "source": ""}, "source is missing"),
     ({**router_entry(), "category": "dex"}, "a thorchain-router is labelled 'bridge'"),
     ({**router_entry(), "decoder": "thorchain"}, "unknown decoder"),
+    ({**router_entry(), "address": NEW_ROUTER + "\n"}, "not 0x followed by 40 hex digits"),
+    ({"address": NEW_ROUTER, "label": "x", "category": "exchnage", "source": "s"}, "unknown category"),
     ({"address": NEW_ROUTER, "label": "pool", "category": "mixer", "source": "s", "decoder": "tornado-pool",
       "asset": "ETH", "denomination": 1.5}, "denomination"),
 ])
@@ -138,3 +140,13 @@ def _exits(db) -> dict:
         return {r["tx_hash"]: dict(r) for r in store.exit_rows()}
     finally:
         store.close()
+
+
+def test_relabelling_a_shipped_router_keeps_its_decoder_unless_told(tmp_path):
+    v41 = "0xD37BbE5744D730a1d98d8DC97c42F0Ca46aD7146"
+    use_labels_file(users_labels(tmp_path, {"address": v41, "label": "THORChain router (my name)",
+                                            "category": "bridge", "source": "me"}))
+    assert decoder_of(v41) == "thorchain-router"
+    use_labels_file(users_labels(tmp_path, {"address": v41, "label": "not a router to me", "category": "bridge",
+                                            "source": "me", "decoder": None}))
+    assert decoder_of(v41) is None

@@ -199,6 +199,9 @@ def test_the_full_size_feed_syncs_every_address_and_counts_every_quirk(feed, tmp
     ((429, "text/plain", b"Too Many Requests", {"Retry-After": "0"}), "failed 4 times (HTTP 429)"),
     ((500, "text/html", b"<h1>oops</h1>", {"Retry-After": "0"}), "failed 4 times (HTTP 500)"),
     ((200, "application/json", b"[" + b" " * (51 * 1024 * 1024) + b"]", {}), "larger than 50 MB"),
+    # an error object has the feed's dict-of-dicts shape: syncing it would mark everything removed
+    ((200, "application/json", b'{"error": {"message": "service temporarily unavailable"}}', {}), "no address"),
+    ((200, "application/json", b'{"0221": {"eth": [' + b"9" * 5000 + b"]}}", {}), "not JSON this tool reads"),
 ])
 def test_a_bad_answer_is_one_line_a_non_zero_exit_and_the_store_unchanged(feed, tmp_path, route, says):
     db = tmp_path / "case.db"
@@ -222,7 +225,7 @@ def test_a_server_that_refuses_then_answers_is_waited_for(feed, tmp_path):
 def test_a_file_in_the_feeds_shape_and_the_fbi_list_are_sources_too(tmp_path):
     db = tmp_path / "case.db"
     result = run_cli("seeds", "sync", "--source", SAMPLE, "--db", db, "--json")
-    assert result.exit_code == 0 and json.loads(result.stdout)["source"] == "sample.json"
+    assert result.exit_code == 0 and json.loads(result.stdout)["source"] == str(SAMPLE.resolve())
     fbi = json.loads(run_cli("seeds", "sync", "--source", "fbi", "--db", db, "--json").stdout)
     assert fbi["added"] == 51 and fbi["per_chain"] == {"eth": 51}
     missing = run_cli("seeds", "sync", "--source", tmp_path / "nowhere.json", "--db", db)
@@ -240,3 +243,43 @@ def test_trace_case_starts_from_every_synced_ethereum_seed_of_the_case(feed, tmp
     assert json.loads(result.stdout)["seeds"] == [EXPLOITER]  # the Bitcoin seed is stored, not traced on Ethereum
     unknown = run_cli("trace", "--case", "lazarusbounty-1231", "--db", db)
     assert unknown.exit_code == 2 and "unknown case" in unknown.stderr
+
+
+def test_a_document_that_lost_most_of_the_list_is_refused_unless_accepted(feed, tmp_path):
+    db = tmp_path / "case.db"
+    doc, _ = full_size_feed()
+    url = feed.serve("/feed.json", json.dumps(doc).encode())
+    assert sync(db, url).exit_code == 0
+    doc["0221"]["btc"] = doc["0221"]["btc"][:100]  # 23,800 of 24,102 addresses gone at once
+    doc["0221"]["eth"] = doc["0221"]["eth"][:100]
+    feed.serve("/feed.json", json.dumps(doc).encode())
+    before = seeds_table(db)
+    refused = sync(db, url)
+    assert refused.exit_code == 2 and "no longer lists 23,800 of the 24,102" in refused.stderr, refused.stderr
+    assert seeds_table(db) == before
+    accepted = sync(db, url, "--accept-removals")
+    assert accepted.exit_code == 0 and json.loads(accepted.stdout)["removed"] == 23_800
+
+
+def test_seeds_db_is_where_sync_writes_and_sources_are_named_by_where_they_are(tmp_path):
+    db = tmp_path / "wanted.db"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = tmp_path / "a" / "feed.json", tmp_path / "b" / "feed.json"
+    first.write_text('{"0221": {"eth": ["0x51E9d833Ecae4E8D9D8Be17300AEE6D3398C135D"]}}')
+    second.write_text('{"0221": {"eth": ["0x96244D83DC15d36847C35209bBDc5bdDE9bEc3D8"]}}')
+    assert run_cli("seeds", "--db", db, "sync", "--source", first).exit_code == 0 and db.exists()
+    out = json.loads(run_cli("seeds", "--db", db, "sync", "--source", second, "--json").stdout)
+    assert (out["added"], out["removed"]) == (1, 0)  # two files called feed.json are two sources
+    assert len(seeds_table(db)) == 2
+
+
+def test_hostile_entries_never_reach_the_terminal_or_the_store(feed, tmp_path):
+    db = tmp_path / "case.db"
+    doc = json.loads(SAMPLE.read_text())
+    doc["0221"]["ton"] = ["\u001b]0;PWNED\u0007", "\ud800", "EQvalidlooking_123"]
+    result = sync(db, feed.serve("/f.json", json.dumps(doc).encode()))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.isascii() and "\x1b" not in result.stdout
+    listed = run_cli("seeds", "--db", db, "--list", "--chain", "ton").stdout
+    assert "EQvalidlooking_123" in listed and "\x1b" not in listed and "PWNED" not in listed

@@ -1,5 +1,7 @@
 """Tracing the real first two hops of the Bybit exploiter, served by a local Etherscan-shaped API."""
 
+import sqlite3
+
 import networkx as nx
 import pytest
 
@@ -199,3 +201,34 @@ def test_hubs_are_services_not_wallets(explorer, db_path):
     assert store.address(HOP2_FORWARD) is None or store.address(HOP2_FORWARD).hop is None
     store.close()
     assert [h["hop"] for h in summary["hops"]] == [0, 1]  # nothing beyond the hub
+
+
+def test_a_transfer_in_blocks_the_chain_grew_during_the_run_is_fetched(tmp_path):
+    """The chain grows while a run reads it: a hop-1 wallet's first page may be read up to an earlier head than its
+    fetch runs to. The blocks between are read too; the cursor never claims blocks nobody read (a regression:
+    the transfer below was lost, and the balance screen hid the loss on every later night)."""
+    from explorer_server import Chain, ExplorerServer
+    from helpers import run_cli
+
+    chain = Chain.from_fixtures()
+    base = chain.head
+    late = "0x" + "e9" * 20
+    paid = next(r for r in chain.records["txlist"] if r["from"].lower() == EXPLOITER and int(r["value"]) > 0)
+    wallet = "0x" + "e8" * 20  # a hop-1 wallet with a short history: its first page holds all of it
+    chain.records["txlist"] += [
+        {**paid, "hash": "0x" + "d3" * 32, "to": wallet, "value": str(2 * 10**18)},
+        {**paid, "hash": "0x" + "d4" * 32, "from": wallet, "to": late, "blockNumber": str(base + 50),
+         "timeStamp": str(int(paid["timeStamp"]) + 99_999), "value": str(10**18)}]
+    chain.head = base + 100
+    chain.head_steps = [base, base + 10, base + 100]  # head reads see the chain grow past the transfer below
+    db = tmp_path / "case.db"
+    with ExplorerServer(chain) as server:
+        for _ in range(2):
+            result = run_cli("trace", EXPLOITER, "--db", db, "--explorer-url", server.url, "--rate", "200", "--quiet",
+                             "--json")
+            assert result.exit_code == 0, result.output
+    conn = sqlite3.connect(db)
+    stored = conn.execute("SELECT count(*) FROM transfers WHERE tx_hash=?", ("0x" + "d4" * 32,)).fetchone()[0]
+    hop = conn.execute("SELECT hop FROM addresses WHERE address=?", (late,)).fetchone()
+    conn.close()
+    assert stored == 1 and hop == (2,)

@@ -19,7 +19,7 @@ _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B58_INDEX = {c: i for i, c in enumerate(_B58)}
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _BECH32_CONST, _BECH32M_CONST = 1, 0x2BC830A3
-_HEX40 = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_HEX40 = re.compile(r"0x[0-9a-fA-F]{40}")  # fullmatch: a trailing newline is not part of an address
 
 CHAINS = ("eth", "btc", "tron", "solana")  # validated here; EVM side chains (bsc, arbi) use the eth rule
 
@@ -118,7 +118,7 @@ def check(chain: str, text: str) -> Checked:
         if raw is None or len(raw) != 32:
             return Checked(None, problem="not a Solana address (32-byte base58 key)")
         return Checked(text)
-    if not _HEX40.match(text):
+    if not _HEX40.fullmatch(text):
         return Checked(None, problem="not 0x followed by 40 hex digits")
     body = text[2:]
     if body != body.lower() and body != body.upper() and not is_checksum_address(text):

@@ -45,7 +45,10 @@ class Label:
 DECODERS = {"thorchain-router": "bridge", "maya-router": "bridge", "chainflip-vault": "bridge",
             "lifi-diamond": "bridge", "tornado-pool": "mixer", "tornado-entrance": "mixer"}
 CODES = ("contract", "eoa")
-_HEX40 = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_HEX40 = re.compile(r"0x[0-9a-fA-F]{40}")  # fullmatch: "0x…\n" is not an address
+# what a curated label may call an address: the services a trace stops at, a token, or an annotation (shown, the
+# trace goes on); a typo ("exchnage") would silently let a trace run through an exchange
+LABEL_CATEGORIES = frozenset(SERVICE_CATEGORIES | {"annotation"})
 _extra_path: str | None = None  # set by use_labels_file(); else TRACER_LABELS
 
 
@@ -74,7 +77,7 @@ def parse_entries(entries: object, where: str) -> list[Label]:
         if not isinstance(entry, dict):
             raise InputError(f"{at}: expected an object")
         address = entry.get("address")
-        if not isinstance(address, str) or not _HEX40.match(address):
+        if not isinstance(address, str) or not _HEX40.fullmatch(address):
             raise InputError(f"{at}: address {address!r} is not 0x followed by 40 hex digits")
         body = address[2:]
         if body != body.lower() and body != body.upper() and not is_checksum_address(address):
@@ -82,6 +85,9 @@ def parse_entries(entries: object, where: str) -> list[Label]:
         for key in ("label", "category", "source"):
             if not isinstance(entry.get(key), str) or not entry[key].strip():
                 raise InputError(f"{at} ({address}): {key} is missing or empty (every label names its source)")
+        if entry["category"].strip() not in LABEL_CATEGORIES:
+            raise InputError(f"{at} ({address}): unknown category {entry['category']!r}; one of "
+                             f"{', '.join(sorted(LABEL_CATEGORIES))}")
         code = entry.get("code")
         if code is not None and code not in CODES:
             raise InputError(f"{at} ({address}): code must be one of {', '.join(CODES)}")
@@ -96,7 +102,7 @@ def parse_entries(entries: object, where: str) -> list[Label]:
             if decoder == "tornado-pool":
                 asset = entry.get("asset")
                 raw = entry.get("denomination")
-                if not (asset == "ETH" or isinstance(asset, str) and _HEX40.match(asset)):
+                if not (asset == "ETH" or isinstance(asset, str) and _HEX40.fullmatch(asset)):
                     raise InputError(f"{at} ({address}): a tornado-pool needs asset \"ETH\" or a token address")
                 if not (isinstance(raw, str) and raw.isdigit() and int(raw) > 0):
                     raise InputError(f"{at} ({address}): a tornado-pool needs its denomination in base units, "
@@ -108,7 +114,7 @@ def parse_entries(entries: object, where: str) -> list[Label]:
     return out
 
 
-def _read_extra(path: str) -> list[Label]:
+def _read_extra(path: str) -> list[tuple[Label, bool]]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -117,9 +123,15 @@ def _read_extra(path: str) -> list[Label]:
         raise InputError(f"labels file {path}: not UTF-8 text") from None
     try:
         doc = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise InputError(f"labels file {path}: not JSON ({exc.msg} at line {exc.lineno})") from None
-    return parse_entries(doc.get("labels") if isinstance(doc, dict) else None, f"labels file {path}")
+    except (ValueError, RecursionError) as exc:  # a number too long to read, nesting too deep
+        raise InputError(f"labels file {path}: not JSON this tool reads ({type(exc).__name__})") from None
+    entries = doc.get("labels") if isinstance(doc, dict) else None
+    labels = parse_entries(entries, f"labels file {path}")
+    # an entry that overrides a shipped one without saying "decoder" keeps the shipped decoder (a relabelled
+    # router still decodes); "decoder": null says it should not
+    return [(label, isinstance(raw, dict) and "decoder" in raw) for label, raw in zip(labels, entries)]
 
 
 @lru_cache(maxsize=1)
@@ -130,7 +142,12 @@ def curated_labels() -> dict[str, Label]:
         out[label.address] = label
     extra = labels_file()
     if extra:
-        for label in _read_extra(extra):
+        for label, says_decoder in _read_extra(extra):
+            shipped = out.get(label.address)
+            if (shipped is not None and not says_decoder and shipped.decoder
+                    and label.category == DECODERS[shipped.decoder]):
+                label = Label(label.address, label.label, label.category, label.source, label.code or shipped.code,
+                              shipped.decoder, shipped.asset, shipped.denomination)
             out[label.address] = label  # the user's own word wins over what shipped
     for token in REGISTRY.values():
         out.setdefault(token.address, Label(token.address, f"{token.name} ({token.symbol})", "token", token.source,

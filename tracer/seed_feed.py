@@ -28,7 +28,8 @@ INCIDENTS = {"0221": "bybit-2025-02"}  # the feed's incident key -> this project
 EVM_KEYS = ("eth", "bsc", "arbi")  # the feed's EVM chains (one address format; traced per chain)
 VALIDATED = EVM_KEYS + ("btc", "tron", "solana")
 MAX_BYTES = 50 * 1024 * 1024  # the real feed is ~1.4 MB; far past that is not the feed
-_KEY = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+_KEY = re.compile(r"[A-Za-z0-9_-]{1,40}")
+_OPAQUE = re.compile(r"[A-Za-z0-9:._-]{1,200}")  # what an address of a chain we cannot check may look like
 
 
 @dataclass(frozen=True)
@@ -61,20 +62,22 @@ def parse_feed(raw: bytes) -> Parsed:
     text = _text(raw)
     try:
         doc = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise InputError(f"not JSON ({exc.msg} at line {exc.lineno}; truncated, or not the feed)") from None
+    except (ValueError, RecursionError) as exc:  # a number too long to read, nesting too deep
+        raise InputError(f"not JSON this tool reads ({type(exc).__name__}); not the feed") from None
     if not isinstance(doc, dict) or not doc or not all(isinstance(v, dict) for v in doc.values()):
         raise InputError('not the feed\'s shape: expected {"<incident>": {"eth": [...], "btc": [...], ...}}')
     out = Parsed()
     seen: set[tuple[str, str, str]] = set()
     addresses_seen: dict[str, set[str]] = {}
     for incident, chains in doc.items():
-        if not _KEY.match(str(incident)):
+        if not _KEY.fullmatch(str(incident)):
             raise InputError(f"not the feed's shape: incident key {str(incident)[:40]!r} is not a short name")
         case = case_for(incident)
         for chain, entries in chains.items():
             chain = str(chain).strip().lower()
-            if not _KEY.match(chain):
+            if not _KEY.fullmatch(chain):
                 out.quirks["bad chain key"] += 1
                 continue
             if not isinstance(entries, list):
@@ -99,13 +102,18 @@ def parse_feed(raw: bytes) -> Parsed:
                     if supported:
                         checked = check(chain, part)
                         if checked.address is None:
-                            out.rejected.append((chain, part[:100], checked.problem))
+                            out.rejected.append((chain, part[:100].encode("unicode_escape").decode("ascii"),
+                                                 checked.problem))
                             continue
                         address, flags = checked.address, checked.flags
                         if flags:
                             out.quirks["bad EIP-55 checksum (kept lowercased, flagged)"] += 1
-                    else:
-                        address, flags = part[:200], frozenset({"unsupported-chain"})
+                    elif _OPAQUE.fullmatch(part):
+                        address, flags = part, frozenset({"unsupported-chain"})
+                    else:  # kept out of the store and the terminal: not even address-shaped
+                        out.rejected.append((chain, part[:100].encode("unicode_escape").decode("ascii"),
+                                             "not address-shaped (a chain this tool cannot check)"))
+                        continue
                     key = (case, chain, address)
                     if key in seen:
                         out.quirks["duplicate"] += 1
@@ -116,6 +124,10 @@ def parse_feed(raw: bytes) -> Parsed:
                         out.quirks["same address under several chains"] += 1
                     chains_of.add(chain)
                     out.seeds.append(SyncedSeed(chain, address, case, flags))
+    if not any(s.chain in VALIDATED for s in out.seeds):
+        # an error object ({"error": {...}}) or an emptied list has this shape too: syncing it would mark every
+        # address the source listed before as removed
+        raise InputError("no address of a known chain in it: not the feed, or an empty one")
     return out
 
 
@@ -154,7 +166,7 @@ def read_document(location: str, timeout: float = 30.0, retries: int = 3, sleep=
     now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     if urlsplit(location).scheme in ("http", "https"):
         raw = _download(location, timeout, retries, sleep)
-        url = location
+        url = _public_url(location)
     else:
         path = Path(location)
         try:
@@ -165,6 +177,14 @@ def read_document(location: str, timeout: float = 30.0, retries: int = 3, sleep=
             raise InputError(f"{location}: {exc.strerror or exc}") from None
         url = path.resolve().as_uri()
     return Document(raw, url, hashlib.sha256(raw).hexdigest(), now)
+
+
+def _public_url(url: str) -> str:
+    """The URL as stored and shown: never its credentials or query (where keys live)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return f"{parts.scheme}://{netloc}{parts.path}"
 
 
 def _download(url: str, timeout: float, retries: int, sleep) -> bytes:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from .errors import StoreBusyError, StoreError
+from .errors import InputError, StoreBusyError, StoreError
 from .models import LOOKALIKE, POISON_FLAGS, Transfer
 
 SCHEMA_VERSION = 9
@@ -609,10 +609,12 @@ class Store:
 
     # ---- synced seeds ------------------------------------------------------------------
     def sync_seeds(self, source: str, url: str, sha256: str, fetched_at: str, seeds: Iterable,
-                   summary: dict) -> dict[tuple[str, str], dict[str, list[str]]]:
+                   summary: dict, max_removed: float | None = 0.5) -> dict[tuple[str, str], dict[str, list[str]]]:
         """Record one sync of `source`: every seed it lists (SyncedSeed: chain, address, case, flags) is
         present from now; one it listed before and no longer does is marked removed (kept, with the date).
-        All or nothing. Returns {(case, chain): {"added": [...], "removed": [...]}}."""
+        All or nothing. A sync that would remove more than `max_removed` of what the source listed (and more
+        than ten addresses) is refused: a list that suddenly lost most of itself is far likelier a broken
+        answer than a mass pardon. Returns {(case, chain): {"added": [...], "removed": [...]}}."""
         listed = {(s.chain, s.address, s.case): s for s in seeds}
         changes: dict[tuple[str, str], dict[str, list[str]]] = {}
 
@@ -634,7 +636,12 @@ class Store:
                               (source, *key, url, sha256, fetched_at, fetched_at, flags))
                 if key not in present:
                     note(seed.case, seed.chain, "added", seed.address)
-            for chain, address, case in sorted(present - set(listed)):
+            gone = present - set(listed)
+            if max_removed is not None and len(gone) > max(10, max_removed * len(present)):
+                raise InputError(f"{source}: this document no longer lists {len(gone):,} of the {len(present):,} "
+                                 "addresses it listed before; nothing was changed (if that is right, sync again "
+                                 "with --accept-removals)")
+            for chain, address, case in sorted(gone):
                 c.execute("UPDATE synced_seeds SET removed_at=? WHERE source=? AND chain=? AND address=? AND case_name=?",
                           (fetched_at, source, chain, address, case))
                 note(case, chain, "removed", address)

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 
 from . import codes
 from .exits import decode_receipt, exit_from_memo, is_exit_venue
-from .errors import TracerError
+from .errors import QuotaError, TracerError
 from .labels import SERVICE_CATEGORIES, best_label, decoder_of, known_code
 from .models import COUNTERFEIT, ETH, LOOKALIKE, UNVERIFIED_TOKEN, ZERO_VALUE, Transfer
 from .progress import NullProgress, Progress
@@ -118,6 +118,17 @@ class TraceResult:
 
 _NEVER_FOLLOW = frozenset({ZERO_VALUE, COUNTERFEIT, LOOKALIKE})
 FEW_PROBES = 4  # early first pages of the next hop that go ahead of everything but the screen (_start_probes)
+
+
+def _screen_head(screen: Screening | None, wait: bool = False) -> int:
+    """The head block a screen read after its balances, if it read one and (unless `wait`) has it already;
+    else -1. A first page asked up to it covers what the fetch will: no extra page for the blocks between."""
+    if screen is None or not screen.reads_head or not (wait or screen.future.done()):
+        return -1
+    try:
+        return screen.future.result()[2] or -1
+    except Exception:  # noqa: BLE001 - the screen's own error is raised where its balances are used
+        return -1
 
 
 @dataclass
@@ -260,7 +271,7 @@ class Tracer:
             # the screen's requests overlap the probes'
             screen = None if last else self._first_screen or self._start_screen(level, seed_set)
             self._first_screen = None
-            probes = {} if last else self._probe(level, nodes, seed_set, result.head_block, hop)
+            probes = {} if last else self._probe(level, nodes, seed_set, result.head_block, hop, screen)
             self._early_screen = self._early_probes = None  # (what the hop before started is used, or stale)
             if self._probing:  # only busy addresses that never sent a transaction need their code now
                 self._ensure_codes([a for a, p in probes.items() if not p.sent and p.next_start is not None], hop)
@@ -277,7 +288,7 @@ class Tracer:
                     to_follow.append(address)
             try:
                 self._fetch_histories(to_follow, nodes, result.head_block, hop, probes, result, screen)
-            except TracerError:
+            except QuotaError:  # a budget or a day's quota: the next run goes on from what this one paid for
                 self._keep_early_probes(result.head_block)
                 raise
             to_follow = self._settle_unknown_codes(to_follow, nodes, seed_set, hop)
@@ -320,7 +331,7 @@ class Tracer:
         return hasattr(self.source, "probes")
 
     def _probe(self, level: list[str], nodes: dict[str, NodeState], seeds: set[str], head: int,
-               hop: int) -> dict[str, object]:
+               hop: int, screen: Screening | None = None) -> dict[str, object]:
         """First txlist page of each new candidate; an address seen sending a transaction is an
         account (no eth_getCode needed). See ExplorerClient.probe."""
         if not self._probing:
@@ -338,19 +349,20 @@ class Tracer:
                       if a in wanted and reaches.get(a) == nodes[a].reach_block}
             self.progress.advance(len(probes))
         try:
+            head = max(head, _screen_head(screen))  # pages up to the head the fetch runs to need no gap read
             for probe in self.source.probes([(a, nodes[a].reach_block, head) for a in todo if a not in probes]):
                 probes[probe.address] = probe
                 self.progress.advance()
                 self.progress.set_requests(self.source.requests)
-        except TracerError:
-            # the run stops here (a daily quota, --max-requests, a dead explorer): keep the first pages read, as
-            # far as they go, so that the next run goes on from them instead of paying for them again
+        except QuotaError:
+            # the run stops here (a daily quota, --max-requests): keep the first pages read, as far as they go, so
+            # that the next run goes on from them instead of paying for them again. A failing explorer leaves the
+            # store as it was: its answers so far are not trusted more than the one that broke
             self._keep_probes(probes, {a: nodes[a].reach_block for a in probes}, head)
             raise
-        finally:
-            accounts = {a: codes.EOA for a, p in probes.items() if p.sent}
-            if accounts:
-                self.store.set_code(accounts)
+        accounts = {a: codes.EOA for a, p in probes.items() if p.sent}
+        if accounts:
+            self.store.set_code(accounts)
         return probes
 
     def _to_probe(self, level: list[str], seeds: set[str]) -> list[str]:
@@ -360,7 +372,8 @@ class Tracer:
         return [a for a in level if known[a] is None and self.store.cursor(a, "txlist") is None
                 and a not in seeds and not self._service_label(a)]
 
-    def _start_probes(self, reaches: dict[str, int], head: int) -> tuple[dict[str, int], Future] | None:
+    def _start_probes(self, reaches: dict[str, int], head: int,
+                      screen: Screening | None) -> tuple[dict[str, int], Future] | None:
         """First pages of the next hop's likely addresses, read while this hop's last answers are on their
         way (see _fetch_histories); _probe uses those whose reach block has not changed since."""
         todo = self._to_probe(sorted(reaches), set())
@@ -373,9 +386,10 @@ class Tracer:
             # a few pages, the next hop's whole first stage, go before this hop's last ones; many would only push
             # the next hop's screen (urgent too) and its head block back
             got = {}
+            end = head if screen is None else max(head, _screen_head(screen, wait=True))  # (see _probe)
             with urgent() if len(todo) <= FEW_PROBES else nullcontext():
                 try:
-                    for probe in self.source.probes([(a, reaches[a], head) for a in todo]):
+                    for probe in self.source.probes([(a, reaches[a], end) for a in todo]):
                         got[probe.address] = probe
                 except TracerError:
                     pass  # what came is used; the rest is asked again, where a failure stops the run as usual
@@ -396,9 +410,6 @@ class Tracer:
             probes = future.result(timeout=1.0)  # a stop by a budget or quota stops these at once too
         except Exception:  # noqa: BLE001 - still under way (a dead server, retrying): nothing to keep
             return
-        accounts = {a: codes.EOA for a, p in probes.items() if p.sent}
-        if accounts:
-            self.store.set_code(accounts)
         self._keep_probes(probes, reaches, head)
 
     def _keep_probes(self, probes: dict, reaches: dict[str, int], head: int) -> None:
@@ -406,10 +417,13 @@ class Tracer:
         the blocks they hold whole (the other lists, having no cursor, are read in full next time)."""
         if not probes:
             return
+        accounts = {a: codes.EOA for a, p in probes.items() if p.sent}
+        if accounts:
+            self.store.set_code(accounts)
         fetched = []
         for address, probe in probes.items():
             reach = reaches[address]
-            end = head if probe.next_start is None else probe.next_start - 1
+            end = (probe.end if probe.end >= 0 else head) if probe.next_start is None else probe.next_start - 1
             fetched.append((address, list({t.key: t for t in probe.transfers}.values()), {"txlist": Cursor(reach, end)}))
         self.store.commit_fetches(fetched, self.source.name, self._run_id)
 
@@ -485,9 +499,12 @@ class Tracer:
         tasks: list[FetchTask] = []
         cursors: dict[str, Cursor] = {}
         if probe is not None:
-            # The first txlist page is in hand; the rest of the lists as usual.
+            # The first txlist page is in hand; the rest of the lists as usual. The page was asked up to the head
+            # known then: blocks after it, up to the head the fetch runs to (read after the screen), are read too
             if probe.next_start is not None:
                 tasks.append(FetchTask(address, "txlist", probe.next_start, head))
+            elif probe.end < head:
+                tasks.append(FetchTask(address, "txlist", probe.end + 1, head))
             cursors["txlist"] = Cursor(reach, head)
             for action in self.source.actions:
                 if action != "txlist":
@@ -562,8 +579,7 @@ class Tracer:
                 if result is not None:
                     result.unindexed.add(address)
             items = list({t.key: t for t in collected.pop(address, [])}.values())
-            if early and len({t.to_addr if t.from_addr == address else t.from_addr for t in items
-                              if not t.flags}) <= self.options.max_degree:  # a hub's recipients are no next hop
+            if early and self._few_counterparties(address, items):  # a hub's recipients are no next hop
                 reach = nodes[address].reach_block
                 for t in items:
                     if t.from_addr == address and t.block >= reach and t.to_addr not in nodes and self.follows(t):
@@ -595,7 +611,7 @@ class Tracer:
                     early = False
                     flush()  # the screen reads held tokens from the store
                     self._early_screen = self._start_screen(sorted(candidates), set())
-                    self._early_probes = self._start_probes(candidates, run_head)
+                    self._early_probes = self._start_probes(candidates, run_head, self._early_screen)
         finally:
             flush()  # what is complete is kept, even when the source fails part-way
 
@@ -604,6 +620,13 @@ class Tracer:
         more than will be: contracts found by the probes are not)."""
         home = [a for a in level if ":" not in a and (a in seeds or not self._service_label(a))]
         return home, [(a, t) for a in home for t in self.store.held_tokens(a)]  # the store is read here, not there
+
+    def _few_counterparties(self, address: str, items: list[Transfer]) -> bool:
+        """Not a hub, as far as can be told before this fetch is stored: what the store held before plus what
+        came now (counted twice where both hold one: it errs toward calling it a hub, which only skips the early
+        reads, never a decision)."""
+        new = {t.to_addr if t.from_addr == address else t.from_addr for t in items if not t.flags}
+        return self.store.counterparties(address) + len(new) <= self.options.max_degree
 
     def _start_screen(self, level: list[str], seeds: set[str], head: bool = False) -> Screening | None:
         """Start reading a hop's balances beside its probes (explorers): both are needed, neither needs the

@@ -93,6 +93,7 @@ class Probe:
     transfers: list[Transfer]
     next_start: int | None  # txlist continues from this block; None when the page held it all
     sent: bool  # the address sent a transaction in these blocks: an account with a key, not a contract
+    end: int = -1  # the last block the page was asked for (the fetch may run to a later head)
 
 
 @dataclass
@@ -237,6 +238,7 @@ class ExplorerClient:
         self._urgent_pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._unstarted = 0  # calls handed to a pool whose worker has not picked them up yet
+        self._closed = False
         # Records skipped as malformed or out of place (see records.py), in the order met; workers
         # append under the lock, readers take a copy (list(client.rejected)).
         self.rejected: list[RejectedRecord] = []
@@ -315,6 +317,8 @@ class ExplorerClient:
         if not items:
             return
         with self._pool_lock:  # the tracer's screen thread and its main thread both start calls
+            if self._closed:
+                raise SourceError(f"explorer {self._host}: the client is closed")
             if is_urgent():  # not behind the calls queued on the main pool (see pacing.urgent)
                 if self._urgent_pool is None:
                     self._urgent_pool = ThreadPoolExecutor(max_workers=self.workers,
@@ -503,10 +507,12 @@ class ExplorerClient:
         yield from self._run(lambda t: self.fetch_range(t.action, t.address, t.start, t.end), tasks, drain=True)
 
     def close(self) -> None:
-        for pool in (self._pool, self._urgent_pool):
+        with self._pool_lock:  # from now on, work still handed over (a screen read early, never used) ends at once
+            self._closed = True
+            pools, self._pool, self._urgent_pool = (self._pool, self._urgent_pool), None, None
+        for pool in pools:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
-        self._pool = self._urgent_pool = None
         self._session.close()
 
     # ---- one HTTP call, with the retry policy -------------------------------------------
@@ -519,6 +525,8 @@ class ExplorerClient:
         throttles = 0
         last_problem = ""
         give_ups = self._give_ups
+        if self._closed:
+            raise SourceError(f"explorer {self._host}: the client is closed")
         if not self._detecting:
             self._first_head = None  # the head read while detecting stands for head_block() only if asked next
         while True:
@@ -903,7 +911,7 @@ class ExplorerClient:
         rejected = list(pages.rejected)
         transfers = parse_rows("txlist", pages.rows, address, start, end, rejected=rejected)
         self._record_rejects(rejected)
-        return Probe(address, transfers, pages.next_start, sent)
+        return Probe(address, transfers, pages.next_start, sent, end)
 
     def _whole_block(self, action: str, address: str, block: int, odd: _OddRows, start: int, end: int) -> list[Any]:
         """Every row of one block whose rows fill pages, read by page number from its first page."""
