@@ -668,10 +668,23 @@ class Tracer:
                 eth, tokens, _ = before.future.result()
                 eth, tokens = dict(eth), dict(tokens)
             with urgent():
-                if home:
-                    eth.update(self.source.balances(home))
+                # ETH and token balances side by side (neither needs the other), then the head after both
+                token_reading = None
                 if pairs:
-                    tokens.update(self.source.token_balances(pairs))
+                    token_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="screen-tokens")
+
+                    def read_tokens() -> dict:
+                        with urgent():
+                            return self.source.token_balances(pairs)
+
+                    token_reading = token_pool.submit(read_tokens)
+                    token_pool.shutdown(wait=False)
+                try:
+                    if home:
+                        eth.update(self.source.balances(home))
+                finally:
+                    if token_reading is not None:
+                        tokens.update(token_reading.result())  # (waited for even when the balances failed)
                 return eth, tokens, (self.source.head_block() if head else None)
 
         from concurrent.futures import ThreadPoolExecutor
