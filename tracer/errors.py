@@ -54,3 +54,17 @@ class OutputError(TracerError):
     """An output file (GraphML, export, report) could not be written; the previous one is intact."""
 
     exit_code = 7
+
+
+def read_json(text: str, where: str, hint: str = "") -> object:
+    """An untrusted JSON document (a feed, a user's labels file), or one InputError line saying why not: a
+    syntax error where it is, and what the parser cannot take at all (a number too long to read, nesting too
+    deep) by name, never as an internal error."""
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}not JSON ({exc.msg} at line {exc.lineno}){hint}") from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"{where}not JSON this tool reads ({type(exc).__name__}){hint}") from None

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from eth_utils import is_checksum_address
 
-from .errors import InputError
+from .errors import InputError, read_json
 from .tokens import REGISTRY
 
 SERVICE_CATEGORIES = frozenset({"exchange", "dex", "bridge", "mixer", "token", "service"})
@@ -121,12 +121,7 @@ def _read_extra(path: str) -> list[tuple[Label, bool]]:
         raise InputError(f"labels file {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise InputError(f"labels file {path}: not UTF-8 text") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"labels file {path}: not JSON ({exc.msg} at line {exc.lineno})") from None
-    except (ValueError, RecursionError) as exc:  # a number too long to read, nesting too deep
-        raise InputError(f"labels file {path}: not JSON this tool reads ({type(exc).__name__})") from None
+    doc = read_json(text, f"labels file {path}: ")
     entries = doc.get("labels") if isinstance(doc, dict) else None
     labels = parse_entries(entries, f"labels file {path}")
     # an entry that overrides a shipped one without saying "decoder" keeps the shipped decoder (a relabelled

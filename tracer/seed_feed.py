@@ -11,7 +11,6 @@ counted, so that the analyst sees what the document looked like.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
 from collections import Counter
@@ -21,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .chain_addresses import check
-from .errors import InputError, SourceError
+from .errors import InputError, SourceError, read_json
 
 LAZARUSBOUNTY_URL = "https://hackscan.hackbounty.io/public/hack-address.json"
 INCIDENTS = {"0221": "bybit-2025-02"}  # the feed's incident key -> this project's case name
@@ -60,12 +59,7 @@ def parse_feed(raw: bytes) -> Parsed:
     """The seeds of a document in the LazarusBounty shape; raises InputError only for a document that is not
     that shape at all (not JSON, HTML, a list, no incident)."""
     text = _text(raw)
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not JSON ({exc.msg} at line {exc.lineno}; truncated, or not the feed)") from None
-    except (ValueError, RecursionError) as exc:  # a number too long to read, nesting too deep
-        raise InputError(f"not JSON this tool reads ({type(exc).__name__}); not the feed") from None
+    doc = read_json(text, "", "; truncated, or not the feed")
     if not isinstance(doc, dict) or not doc or not all(isinstance(v, dict) for v in doc.values()):
         raise InputError('not the feed\'s shape: expected {"<incident>": {"eth": [...], "btc": [...], ...}}')
     out = Parsed()
