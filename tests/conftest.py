@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import faulthandler
+import os
 import sys
 from pathlib import Path
 
@@ -18,6 +20,15 @@ DEX_VENUES = (
     "0xfe837a3530dd566401d35befcd55582af7c4dffc",
     "0x04708077eca6bb527a5bbbd6358ffb043a9c1c14",
 )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """A thread left stuck holds the interpreter at its exit for ever: once a CI run sat silent after
+    "537 passed" until its time ran out. After the session the process gets a while to exit; past it,
+    every thread's stack is printed and the run fails (exit 1) instead of hanging."""
+    faulthandler.dump_traceback_later(float(os.environ.get("TRACER_TEST_EXIT_GRACE", "60")), exit=True,
+                                      file=sys.__stderr__)
 
 
 @pytest.fixture

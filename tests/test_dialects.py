@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 
 import pytest
@@ -334,3 +335,35 @@ def test_an_etherscan_key_is_never_sent_to_an_unknown_host_that_turns_out_to_be_
         sent = [q for q in server.log if "apikey" in q]
     assert result.exit_code == 0, result.output
     assert sent == [] and store_snapshot(db) == reference[1]
+
+
+def test_closing_the_client_ends_a_thread_still_reading_pages_so_the_process_can_exit(tmp_path):
+    """A trace that stops while the next hop's first pages are read early closes its explorer with those
+    calls still queued. Their reader must end: the executor's own cancel never wakes a caller waiting in
+    as_completed, and every `tracer trace` then hung at exit (as the test suite did in CI)."""
+    from tracer.errors import TracerError
+
+    chain = Chain.from_fixtures()
+    with ExplorerServer(chain, latency=0.2) as server:
+        client = ExplorerClient(Endpoint(server.url, None, 1000.0, "t"), rate=1000, workers=2)
+        client.head_block()
+        outcome: list = []
+
+        def read_early() -> None:
+            try:
+                outcome.extend(client.probes([(a, 0, chain.head) for a in _addresses_of(chain)[:40]]))
+            except TracerError as exc:
+                outcome.append(exc)
+
+        reader = threading.Thread(target=read_early, daemon=True)
+        reader.start()
+        time.sleep(0.3)  # two calls under way, the rest queued
+        client.close()
+        reader.join(timeout=5.0)
+        assert not reader.is_alive()
+        assert isinstance(outcome[-1], TracerError) and "closed" in str(outcome[-1])
+        assert not [t.name for t in threading.enumerate() if t.name.startswith("explorer")]
+
+
+def _addresses_of(chain: Chain) -> list[str]:
+    return sorted({r[k].lower() for rows in chain.records.values() for r in rows for k in ("from", "to")})

@@ -316,6 +316,11 @@ class ExplorerClient:
         way bring back, then raise it: a run stopped by a quota keeps every answer it paid for."""
         if not items:
             return
+        def started(item):
+            with self._pool_lock:
+                self._unstarted -= 1
+            return task(item)
+
         with self._pool_lock:  # the tracer's screen thread and its main thread both start calls
             if self._closed:
                 raise SourceError(f"explorer {self._host}: the client is closed")
@@ -329,13 +334,8 @@ class ExplorerClient:
                     self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="explorer")
                 pool, task = self._pool, fn
             self._unstarted += len(items)
-
-        def started(item):
-            with self._pool_lock:
-                self._unstarted -= 1
-            return task(item)
-
-        futures = {pool.submit(started, item): item for item in items}
+            # (under the lock: a close() in between would leave a pool that refuses new work)
+            futures = {pool.submit(started, item): item for item in items}
         error: BaseException | None = None
         try:
             for fut in as_completed(futures):
@@ -510,9 +510,12 @@ class ExplorerClient:
         with self._pool_lock:  # from now on, work still handed over (a screen read early, never used) ends at once
             self._closed = True
             pools, self._pool, self._urgent_pool = (self._pool, self._urgent_pool), None, None
+        # Not cancel_futures: a future the executor cancels in its queue never notifies a caller waiting in
+        # as_completed (it hung a finished trace's exit for ever, on a thread still reading early pages). The
+        # calls still queued end at once instead: _call refuses work once the client is closed.
         for pool in pools:
             if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+                pool.shutdown(wait=True)
         self._session.close()
 
     # ---- one HTTP call, with the retry policy -------------------------------------------
