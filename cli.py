@@ -176,11 +176,33 @@ def _synced_json(r: dict) -> dict:
             "flags": [f for f in r["flags"].split(",") if f]}
 
 
+def _read_ofac(location: str | None, timeout: float):
+    """OFAC's sdn.csv and the sdn_comments.csv beside it, as one document (its sha256 covers both)."""
+    import hashlib
+
+    from tracer.ofac_sdn import SDN_URL, comments_location, parse_sdn
+    from tracer.seed_feed import Document, read_document
+
+    location = location or SDN_URL
+    sdn = read_document(location, timeout=timeout)
+    try:
+        comments = read_document(comments_location(location), timeout=timeout)
+    except (InputError, SourceError) as exc:  # the same kind of error, saying which of the two files it was
+        raise type(exc)(f"ofac: sdn_comments.csv, read from beside sdn.csv: {exc}; nothing was changed") from None
+    try:
+        parsed = parse_sdn(sdn.raw, comments.raw)
+    except InputError as exc:
+        raise SourceError(f"ofac: {exc}; nothing was changed") from None
+    digest = hashlib.sha256(f"{sdn.sha256}\n{comments.sha256}\n".encode()).hexdigest()
+    return Document(sdn.raw, sdn.url, digest, sdn.fetched_at), parsed
+
+
 @seeds.command("sync")
 @click.option("--source", "source_name", default="lazarusbounty", show_default=True,
-              help="lazarusbounty (Bybit's LazarusBounty feed), fbi (the bundled FBI PSA list), or a path or URL "
-                   "of a document in the feed's shape.")
-@click.option("--url", help="Where to read the lazarusbounty feed (default: its published URL).")
+              help="lazarusbounty (Bybit's LazarusBounty feed), fbi (the bundled FBI PSA list), ofac (the addresses "
+                   "OFAC's SDN list ties to Lazarus Group), or a path or URL of a document in the feed's shape.")
+@click.option("--url", help="Where to read the lazarusbounty feed, or OFAC's sdn.csv (a path or URL; its "
+                            "sdn_comments.csv is read from beside it). Default: the published URL.")
 @click.option("--json", "as_json", is_flag=True, help="Print what changed as JSON.")
 @click.option("--fail-on-new", is_flag=True, help="Exit 3 when the sync added addresses (for cron).")
 @click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(1, 600), help="Seconds per request.")
@@ -212,6 +234,9 @@ def seeds_sync(ctx, source_name: str, url: str | None, as_json: bool, fail_on_ne
         doc = Document(body, "https://www.ic3.gov/PSA/2025/PSA250226", hashlib.sha256(body).hexdigest(),
                        datetime.now(timezone.utc).replace(microsecond=0).isoformat())
         name = "fbi"
+    elif source_name == "ofac":
+        doc, parsed = _read_ofac(url, timeout)
+        name = "ofac"
     else:
         location = (url or LAZARUSBOUNTY_URL) if source_name == "lazarusbounty" else source_name
         name = "lazarusbounty" if source_name == "lazarusbounty" else _source_name(source_name)
@@ -374,6 +399,39 @@ def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, 
                             warn=lambda message: click.echo(f"tracer: warning: {redact(message)}", err=True))
 
 
+FEED_CHAIN_NODES = {"arbi": "arb", "bsc": "bsc"}  # the feed's EVM chain keys -> node-id prefixes (tracer.chains)
+
+
+def _traced_chains(chain_keys: str, case_name: str | None) -> list[str]:
+    """--chains: which chains' synced seeds a --case traces (Ethereum always first)."""
+    chains = list(dict.fromkeys(c.strip().lower() for c in chain_keys.split(",") if c.strip()))
+    for chain in chains:
+        if chain in ("btc", "tron", "solana"):
+            raise click.BadParameter(f"{chain} seeds are stored, not traced: only EVM chains are (eth, arbi, bsc)",
+                                     param_hint="--chains")
+        if chain != "eth" and chain not in FEED_CHAIN_NODES:
+            raise click.BadParameter(f"unknown chain {chain[:20]!r}; one of eth, arbi, bsc", param_hint="--chains")
+    if not chains:
+        raise click.BadParameter("name at least one chain (eth, arbi, bsc)", param_hint="--chains")
+    if chains != ["eth"] and not case_name:
+        raise click.BadParameter("chooses a --case's synced seeds; give --case", param_hint="--chains")
+    return ["eth"] + [c for c in chains if c != "eth"] if "eth" in chains else chains
+
+
+SEEDS_KEPT_IN_PARAMS = 100
+
+
+def _seed_params(starts: list[str]) -> dict:
+    """A run's seeds, as its stored parameters keep them: listed when few; for a whole synced case (thousands,
+    every night) their count and a digest of the sorted list (the store keeps which seeds were synced when)."""
+    if len(starts) <= SEEDS_KEPT_IN_PARAMS:
+        return {"seeds": starts}
+    import hashlib
+
+    return {"seeds_count": len(starts),
+            "seeds_sha256": hashlib.sha256("\n".join(sorted(starts)).encode()).hexdigest()}
+
+
 # ---- trace ------------------------------------------------------------------------------
 @cli.command()
 @click.argument("addresses", nargs=-1)
@@ -396,6 +454,9 @@ def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, 
               help="With --follow-bridges: the explorer for a chain the main one does not serve (Etherscan's free "
                    "tier refuses BNB, Base, OP, Avalanche); public Blockscout instances are known for base, op, arb, "
                    "gnosis, polygon, zksync and scroll.")
+@click.option("--chains", "chain_keys", default="eth", show_default=True,
+              help="Which of a --case's synced seeds to trace, by the feed's chain keys: eth, arbi, bsc (e.g. "
+                   "eth,arbi,bsc). Arbitrum and BSC go to the explorer by chain id, or to their Blockscout.")
 @click.option("--follow-bridges", is_flag=True,
               help="Continue on other EVM chains where a bridge deposit names the receiver (needs an explorer "
                    "serving them by chainid: Etherscan V2 with ETHERSCAN_API_KEY, or --explorer-url).")
@@ -413,8 +474,8 @@ def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, 
 def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_tokens, db_path, source_mode, rpc_url,
           rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate, page_size, explorer_dialect, max_requests,
           timeout, retries, reorg_margin,
-          link_mixers, follow_mixer_links, mixer_window_days, chain_explorers, follow_bridges, no_screen, graphml_path,
-          as_json, fail_on_new, quiet, verbose) -> None:
+          link_mixers, follow_mixer_links, mixer_window_days, chain_explorers, chain_keys, follow_bridges, no_screen,
+          graphml_path, as_json, fail_on_new, quiet, verbose) -> None:
     """Trace ADDRESSES (or a --case) hop by hop and keep the result in the store.
 
     Rerun the same command to fetch only what is new since the last run.
@@ -427,14 +488,20 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
     from tracer.trace import TraceOptions, Tracer
 
     starts = [parse_address(a) for a in addresses]
+    chains = _traced_chains(chain_keys, case_name)
     if case_name:
         from tracer.seeds import cases
 
-        bundled = [s.key for s in trace_starts_for_case(case_name)] if case_name in cases() else []
-        rows = _synced_rows(db_path, case_name, "eth", check=False)  # `tracer seeds sync`
-        synced = [r["address"] for r in rows if "bad-checksum" not in r["flags"]]
-        if len(synced) < len(rows):
-            click.echo(f"tracer: warning: {len(rows) - len(synced)} synced seed(s) of {case_name} fail their EIP-55 "
+        bundled = ([s.key for s in trace_starts_for_case(case_name)]  # (the bundled seeds are Ethereum's)
+                   if case_name in cases() and "eth" in chains else [])
+        synced, unchecked = [], 0
+        for chain in chains:
+            rows = _synced_rows(db_path, case_name, chain, check=False)  # `tracer seeds sync`
+            prefix = "" if chain == "eth" else f"{FEED_CHAIN_NODES[chain]}:"
+            synced += [prefix + r["address"] for r in rows if "bad-checksum" not in r["flags"]]
+            unchecked += sum(1 for r in rows if "bad-checksum" in r["flags"])
+        if unchecked:
+            click.echo(f"tracer: warning: {unchecked} synced seed(s) of {case_name} fail their EIP-55 "
                        "checksum as published (a typo, or a tampered copy) and are not traced; see `tracer seeds "
                        f"--case {case_name} --list`", err=True)
         if not bundled and not synced:
@@ -452,7 +519,7 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
         _check_output_path(graphml_path, "--graphml")
     source = _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate,
                           page_size, explorer_dialect, max_requests, timeout, retries)
-    if follow_bridges:
+    if follow_bridges or chains != ["eth"]:
         source = _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, chain_explorers,
                                     explorer_dialect, max_requests)
     options = TraceOptions(hops=hops, min_value_wei=min_value_wei, max_degree=max_degree,
@@ -461,7 +528,7 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
                            follow_mixer_links=follow_mixer_links, mixer_window_days=mixer_window_days,
                            follow_bridges=follow_bridges, screen=not no_screen)
     params = {
-        "seeds": starts, "case": case_name, "hops": hops, "min_value_wei": str(min_value_wei),
+        **_seed_params(starts), "case": case_name, "chains": chains, "hops": hops, "min_value_wei": str(min_value_wei),
         "max_degree": max_degree, "follow_unverified_tokens": follow_unverified_tokens,
         "source": source.name, "rate": rate, "rpc_rate": rpc_rate, "page_size": page_size,
         "chunk_size": chunk_size, "reorg_margin": reorg_margin, "link_mixers": link_mixers,

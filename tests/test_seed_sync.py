@@ -283,3 +283,58 @@ def test_hostile_entries_never_reach_the_terminal_or_the_store(feed, tmp_path):
     assert result.stdout.isascii() and "\x1b" not in result.stdout
     listed = run_cli("seeds", "--db", db, "--list", "--chain", "ton").stdout
     assert "EQvalidlooking_123" in listed and "\x1b" not in listed and "PWNED" not in listed
+
+
+OFAC = Path(__file__).parent / "data" / "ofac"
+RONIN = "0x098b716b8aaf21512996dc57eb0615e2383e2f96"
+
+
+def test_ofac_gives_the_addresses_its_sdn_list_ties_to_lazarus_group_and_no_others(tmp_path):
+    db = tmp_path / "case.db"
+    result = run_cli("seeds", "sync", "--source", "ofac", "--url", OFAC / "sdn.csv", "--db", db, "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["source"] == "ofac" and out["per_chain"] == {"btc": 1, "eth": 5, "ltc": 1, "tron": 1}
+    listed = json.loads(run_cli("seeds", "--json", "--db", db, "--case", "ofac-lazarus-group").stdout)
+    eth = {s["address"]: s["flags"] for s in listed if s["chain"] == "eth"}
+    assert eth == {
+        RONIN: [], "0xa8de5aafdbb69f1d21b2506f33c423bb2ad0c897": [],
+        "0xb5bb75dac38e43d694d80362db2d5afd8838fe43": [],  # cut in sdn.csv, its end in sdn_comments.csv
+        "0x2d61618e7e1b08b7eeac6ee0d76f1eb9c9fbda7f": [],  # an entry "Linked To: LAZARUS GROUP."
+        "0x60023288d8337162087055844a0bfd41eadc4bfd": ["bad-checksum"],
+    }  # and not the unrelated entry's (a made-up mixer's, and Tornado Cash's 0.1 ETH pool)
+    assert {s["address"] for s in listed if s["chain"] == "tron"} == {"TNCKGnu86VP5dRdktExv6emd8i6weN8zkU"}
+    assert out["quirks"]["duplicate"] == 1 and out["quirks"]["entries tied to Lazarus Group"] == 2
+    assert out["quirks"]["sdn_comments.csv row not 2 fields"] == 1
+    again = json.loads(run_cli("seeds", "sync", "--source", "ofac", "--url", OFAC / "sdn.csv", "--db", db,
+                               "--json").stdout)
+    assert again["added"] == again["removed"] == 0 and again["sha256"] == out["sha256"]
+
+
+def test_ofac_from_a_server_reads_the_comments_beside_sdn_csv_or_changes_nothing(feed, tmp_path):
+    db = tmp_path / "case.db"
+    assert run_cli("seeds", "sync", "--source", "fbi", "--db", db).exit_code == 0
+    before = seeds_table(db)
+    sdn_url = feed.serve("/downloads/sdn.csv", (OFAC / "sdn.csv").read_bytes(), ctype="text/csv")
+
+    def ofac(url=sdn_url):
+        return run_cli("seeds", "sync", "--source", "ofac", "--url", url, "--db", db, "--json")
+
+    missing = ofac()  # without the comments, Lazarus Group's remarks are cut: refused, never half-synced
+    assert missing.exit_code != 0 and "sdn_comments.csv" in missing.stderr
+    assert "answered HTTP 404" in missing.stderr, missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1 and seeds_table(db) == before
+    feed.serve("/downloads/sdn_comments.csv", (OFAC / "sdn_comments.csv").read_bytes(), ctype="text/csv")
+    result = ofac()
+    assert result.exit_code == 0 and json.loads(result.stdout)["added"] == 8, result.output
+    assert feed.hits == {"/downloads/sdn.csv": 2, "/downloads/sdn_comments.csv": 2}  # (a 404 is not retried)
+    after = seeds_table(db)
+    # a per-asset list derived from the SDN list (0xB10C's) does not say whose an address is: refused
+    derived = feed.serve("/lists/sdn.csv", json.dumps([RONIN]).encode())
+    feed.serve("/lists/sdn_comments.csv", b"")
+    refused = ofac(derived)
+    assert refused.exit_code != 0 and "not OFAC's sdn.csv" in refused.stderr, refused.stderr
+    html = feed.serve("/moved/sdn.csv", b"<!DOCTYPE html><p>moved</p>", ctype="text/html")
+    feed.serve("/moved/sdn_comments.csv", b"<!DOCTYPE html><p>moved</p>", ctype="text/html")
+    assert "HTML page" in ofac(html).stderr
+    assert seeds_table(db) == after

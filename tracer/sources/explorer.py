@@ -230,7 +230,8 @@ class ExplorerClient:
         self._sleep = sleep
         self.stats = RequestStats()
         self._session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=self.workers, max_retries=0)
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=2 * self.workers,
+                                                max_retries=0)  # (two pools: the urgent one too)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._host = urlsplit(endpoint.url).hostname or endpoint.url
