@@ -460,6 +460,15 @@ def _seed_params(starts: list[str]) -> dict:
 @click.option("--follow-bridges", is_flag=True,
               help="Continue on other EVM chains where a bridge deposit names the receiver (needs an explorer "
                    "serving them by chainid: Etherscan V2 with ETHERSCAN_API_KEY, or --explorer-url).")
+@click.option("--follow-btc", is_flag=True,
+              help="Continue into Bitcoin where a bridge deposit (THORChain, Chainflip, LI.FI) names a BTC address, "
+                   "through an Esplora API (--btc-url).")
+@click.option("--btc-url", envvar="TRACER_BTC_URL", default=None,
+              help="Esplora API for --follow-btc (env TRACER_BTC_URL; default https://blockstream.info/api, keyless: "
+                   "700 requests/hour; https://mempool.space/api or a self-hosted esplora).")
+@click.option("--btc-rate", type=click.FloatRange(0.001, 1000), default=None,
+              help="Calls per second to the Esplora API (default: by host; blockstream.info 700/hour, mempool.space 1/s, "
+                   "a self-hosted esplora 5/s).")
 @click.option("--no-screen", "no_screen", is_flag=True,
               help="On a rerun, refetch every followed address instead of skipping those whose balances "
                    "show they cannot have moved.")
@@ -474,8 +483,8 @@ def _seed_params(starts: list[str]) -> dict:
 def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_tokens, db_path, source_mode, rpc_url,
           rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate, page_size, explorer_dialect, max_requests,
           timeout, retries, reorg_margin,
-          link_mixers, follow_mixer_links, mixer_window_days, chain_explorers, chain_keys, follow_bridges, no_screen,
-          graphml_path, as_json, fail_on_new, quiet, verbose) -> None:
+          link_mixers, follow_mixer_links, mixer_window_days, chain_explorers, chain_keys, follow_bridges, follow_btc,
+          btc_url, btc_rate, no_screen, graphml_path, as_json, fail_on_new, quiet, verbose) -> None:
     """Trace ADDRESSES (or a --case) hop by hop and keep the result in the store.
 
     Rerun the same command to fetch only what is new since the last run.
@@ -522,6 +531,21 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
     if follow_bridges or chains != ["eth"]:
         source = _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, chain_explorers,
                                     explorer_dialect, max_requests)
+    if btc_url is not None and not follow_btc:
+        source.close()
+        raise click.BadParameter("is for --follow-btc (give both)", param_hint="--btc-url")
+    if follow_btc:
+        from tracer.sources.bitcoin import BitcoinSource
+        from tracer.sources.esplora import DEFAULT_URL, EsploraClient
+        from tracer.sources.urls import validate_url
+
+        try:
+            validate_url(btc_url if btc_url is not None else DEFAULT_URL, "--btc-url")
+        except InputError:
+            source.close()
+            raise
+        source = BitcoinSource(source, EsploraClient(btc_url or DEFAULT_URL, rate=btc_rate, timeout=timeout,
+                                                     retries=retries))
     options = TraceOptions(hops=hops, min_value_wei=min_value_wei, max_degree=max_degree,
                            follow_unverified_tokens=follow_unverified_tokens, reorg_margin=reorg_margin,
                            link_mixers=link_mixers or follow_mixer_links is not None,
@@ -533,7 +557,7 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
         "source": source.name, "rate": rate, "rpc_rate": rpc_rate, "page_size": page_size,
         "chunk_size": chunk_size, "reorg_margin": reorg_margin, "link_mixers": link_mixers,
         "follow_mixer_links": follow_mixer_links, "mixer_window_days": mixer_window_days,
-        "follow_bridges": follow_bridges,
+        "follow_bridges": follow_bridges, "follow_btc": follow_btc,
     }
     try:
         store = Store.open(db_path)

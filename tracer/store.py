@@ -718,6 +718,20 @@ class Store:
                 c.execute("INSERT OR IGNORE INTO decoded_txs VALUES (?)", (h,))
         return new
 
+    def verify_exit(self, tx_hash: str, log_index: int, protocol: str, btc_txid: str, btc_height: int) -> None:
+        """The outbound transaction that paid a bridge deposit out on Bitcoin was found: flag the exit verified
+        and keep where (the Bitcoin leg starts there)."""
+        with self.transaction() as c:
+            row = c.execute("SELECT flags, detail FROM exits WHERE tx_hash=? AND log_index=? AND protocol=?",
+                            (tx_hash, log_index, protocol)).fetchone()
+            if row is None:
+                return
+            flags = sorted(set(filter(None, row["flags"].split(","))) | {"verified"})
+            detail = json.loads(row["detail"] or "{}")
+            detail.update(btc_outbound=btc_txid, btc_outbound_height=btc_height)
+            c.execute("UPDATE exits SET flags=?, detail=? WHERE tx_hash=? AND log_index=? AND protocol=?",
+                      (",".join(flags), json.dumps(detail, sort_keys=True), tx_hash, log_index, protocol))
+
     def exit_rows(self) -> list[sqlite3.Row]:
         return self.conn.execute("SELECT * FROM exits ORDER BY block, tx_hash, log_index").fetchall()
 
@@ -885,6 +899,16 @@ class Store:
         rows = self.conn.execute(
             "SELECT * FROM transfers WHERE from_addr=? AND block>=? ORDER BY block, id", (address, since_block)
         ).fetchall()
+        return [transfer_from_row(r) for r in rows]
+
+    def btc_spends(self, node: str, since_block: int = 0) -> list[Transfer]:
+        """The outputs of the Bitcoin transactions `node` (btc:<address>) spent from, at or after `since_block`:
+        those drawn from it (it was the first input) and those of transactions that tie it in as a co-spender
+        (see tracer.btc)."""
+        rows = self.conn.execute(
+            "SELECT * FROM transfers WHERE kind='utxo' AND block>=? AND tx_hash IN ("
+            " SELECT tx_hash FROM transfers WHERE (from_addr=? AND kind='utxo') OR (to_addr=? AND kind='co-spend'))"
+            " ORDER BY block, id", (since_block, node, node)).fetchall()
         return [transfer_from_row(r) for r in rows]
 
     def transfers_of(self, address: str) -> list[Transfer]:

@@ -152,6 +152,7 @@ class Tracer:
         self._first_screen: Screening | None = None  # hop 0's balance screen, read before the run's head (_open)
         self._early_screen: Screening | None = None  # the next hop's, started while this one drained
         self._early_probes: tuple[dict[str, int], Future] | None = None  # likewise: (reach blocks, probes)
+        self._crossings: dict[str, list] = {}  # btc:<address> -> the exit rows (bridge deposits) swapped out to it
 
     # ---- edge and node rules ------------------------------------------------------------
     def follows(self, t: Transfer) -> bool:
@@ -295,6 +296,8 @@ class Tracer:
             summary.new_exits = self._decode_exits(to_follow, nodes)
             via_mixer = self._mixer_candidates(to_follow, result.head_block, summary)
             via_mixer.update(self._bridge_receivers(to_follow, nodes))
+            self._verify_crossings(to_follow, nodes)
+            via_mixer.update(self._btc_receivers(to_follow, nodes))
             summary.followed = len(to_follow)
             result.followed_addresses += len(to_follow)
             next_level: dict[str, int] = {}
@@ -304,7 +307,8 @@ class Tracer:
                 if address not in seed_set and self.store.counterparties(address) > self.options.max_degree:
                     node.category = "service"  # a hub: an exchange or other service, not a wallet
                     continue
-                for t in self.store.outflows(address, since_block=node.reach_block):
+                spent = (self.store.btc_spends if address.startswith("btc:") else self.store.outflows)
+                for t in spent(address, since_block=node.reach_block):
                     if not self.follows(t):
                         continue
                     recipient = t.to_addr
@@ -369,8 +373,8 @@ class Tracer:
         """Addresses whose first page is read before deciding whether to fetch them: never fetched, code
         unknown, not a seed (followed whatever its code) nor a labelled service (never followed)."""
         known = self.store.code_kinds(level)
-        return [a for a in level if known[a] is None and self.store.cursor(a, "txlist") is None
-                and a not in seeds and not self._service_label(a)]
+        return [a for a in level if ":" not in a and known[a] is None and self.store.cursor(a, "txlist") is None
+                and a not in seeds and not self._service_label(a)]  # (other chains' nodes: not the explorer's)
 
     def _start_probes(self, reaches: dict[str, int], head: int,
                       screen: Screening | None) -> tuple[dict[str, int], Future] | None:
@@ -828,6 +832,50 @@ class Tracer:
                 if node not in nodes and node not in out:
                     out[node] = self.source.block_at(r["dest_chain"], r["timestamp"])
         return out
+
+    def _btc_receivers(self, addresses: list[str], nodes: dict[str, NodeState]) -> dict[str, int]:
+        """With --follow-btc: the Bitcoin addresses this hop's bridge deposits were swapped out to, as btc:<address>
+        nodes. Where an earlier run verified the crossing, from the outbound's block; else from the start of the
+        address's history, until the outbound is found (_verify_crossings)."""
+        if not hasattr(self.source, "esplora"):
+            return {}
+        from .chain_addresses import check
+
+        wanted = set(addresses)
+        out: dict[str, int] = {}
+        for r in self.store.exit_rows():
+            if r["depositor"] not in wanted or r["dest_chain"] != "btc":
+                continue
+            address = check("btc", r["dest_address"]).address
+            if address is None:
+                continue
+            node = f"btc:{address}"
+            self._crossings.setdefault(node, []).append(r)
+            outbound = json.loads(r["detail"] or "{}").get("btc_outbound_height")
+            reach = int(outbound) if isinstance(outbound, int) else 0
+            if node not in nodes and (node not in out or reach < out[node]):
+                out[node] = reach
+        return out
+
+    def _verify_crossings(self, addresses: list[str], nodes: dict[str, NodeState]) -> None:
+        """A THORChain outbound to a followed Bitcoin address whose OP_RETURN names the Ethereum deposit
+        (`OUT:<hash>`) proves the crossing: the bridge edge is marked verified, and the Bitcoin leg starts at
+        that outbound's block, not at the address's whole history."""
+        txs = getattr(self.source, "txs", None)
+        if not txs:
+            return
+        from .btc import thorchain_outbound_of
+
+        for node in (a for a in addresses if a in self._crossings):
+            address = node[4:]
+            for tx in txs.values():
+                inbound = thorchain_outbound_of(tx)
+                if inbound is None or not any(o.address == address for o in tx.outputs):
+                    continue
+                for r in self._crossings[node]:
+                    if r["tx_hash"] == inbound and r["protocol"] == "thorchain":
+                        self.store.verify_exit(r["tx_hash"], r["log_index"], r["protocol"], tx.txid, tx.height)
+                        nodes[node].reach_block = max(nodes[node].reach_block, tx.height)
 
     def _is_exit_service(self, address: str) -> bool:
         label = self._label(address)

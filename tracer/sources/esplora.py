@@ -139,13 +139,14 @@ class EsploraClient:
                             _count(chain, "funded_txo_sum", self._host), _count(chain, "spent_txo_sum", self._host))
 
     def history(self, address: str, known: frozenset[str] | set[str] = frozenset(),
-                stats: AddressStats | None = None, tip: int | None = None) -> list[BtcTx]:
+                stats: AddressStats | None = None, tip: int | None = None, since: int = 0) -> list[BtcTx]:
         """Confirmed transactions of `address`, newest first, down to the first one in `known` (the last run's
         newest) or to its first transaction.
 
         A short page proves nothing (the page size is the server's own), so the history ends at an empty page,
         or once as many transactions as /address counted have been read among those mined at or below `tip`
-        (a tip read before the count: transactions mined since come on top, and are not counted against it)."""
+        (a tip read before the count: transactions mined since come on top, and are not counted against it),
+        or at the first transaction mined below `since` (newest first: the rest is older still)."""
         stats = stats or self.address(address)
         if stats.tx_count == 0:
             return []
@@ -171,7 +172,7 @@ class EsploraClient:
                 if tx is None:
                     counted += 1  # listed, unreadable (see rejected): it counts as read
                     continue
-                if tx.txid in known:
+                if tx.txid in known or tx.confirmed and tx.height < since:
                     return out
                 if tx.txid in ids or not tx.confirmed:
                     continue  # (read once; an unconfirmed one is never on /txs/chain, nor trusted there)

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 from ..errors import InputError
 
-_WHAT = {"--explorer-url": "explorer URL", "--rpc-url": "RPC URL"}
-_ENV = {"--explorer-url": "TRACER_EXPLORER_URL", "--rpc-url": "TRACER_RPC_URL"}
+_WHAT = {"--explorer-url": "explorer URL", "--rpc-url": "RPC URL", "--btc-url": "Esplora URL"}
+_ENV = {"--explorer-url": "TRACER_EXPLORER_URL", "--rpc-url": "TRACER_RPC_URL", "--btc-url": "TRACER_BTC_URL"}
 _LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")
 
 

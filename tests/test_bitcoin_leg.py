@@ -1,0 +1,79 @@
+"""--follow-btc: one `tracer trace` crosses from an Ethereum THORChain deposit (a real anvil node) into Bitcoin
+(a local Esplora server, tests/esplora_server.py) and goes on there, in one graph."""
+
+from __future__ import annotations
+
+import json
+
+import networkx as nx
+import pytest
+
+import scenario
+from anvil import Anvil
+from conftest import needs_anvil
+from esplora_server import HEIGHT0, BtcChain, EsploraServer
+from helpers import run_cli
+from test_esplora import p2pkh
+
+ETHER = 10**18
+BTC = 10**8
+DEST = scenario.BTC_DEST  # a valid bech32 address, decoded from the deposit's memo
+
+
+def build_btc(deposit_hash: str) -> tuple[BtcChain, dict[str, str]]:
+    """THORChain's vault pays DEST out with `OUT:<deposit>`; before that, DEST had an unrelated past; after it,
+    DEST peels a small amount off, and the rest is consolidated with a stranger's coin."""
+    chain = BtcChain()
+    vault, stranger = p2pkh("thorchain-btc-vault"), p2pkh("stranger")
+    a = {"vault": vault, "stranger": stranger, "before": p2pkh("before"), "next": p2pkh("next"),
+         "peel": p2pkh("peel"), "joined": p2pkh("joined"), "old": p2pkh("old-funder")}
+    old = chain.coinbase(a["old"], 3 * BTC, HEIGHT0)
+    past = chain.spend([(old, 0)], [(DEST, 1 * BTC), (a["old"], 2 * BTC - 1_000)], HEIGHT0 + 1)
+    a["past_spend"] = chain.spend([(past, 0)], [(a["before"], BTC - 2_000)], HEIGHT0 + 2)  # before the crossing
+    funds = chain.coinbase(vault, 50 * BTC, HEIGHT0 + 3)
+    a["outbound"] = chain.spend([(funds, 0)], [(DEST, 20_000_000), (vault, 50 * BTC - 20_010_000)], HEIGHT0 + 5,
+                                op_return=b"OUT:" + deposit_hash[2:].upper().encode())
+    a["peel_tx"] = chain.spend([(a["outbound"], 1)], [(a["next"], 15_000_000), (a["peel"], 4_990_000)], HEIGHT0 + 6)
+    other = chain.coinbase(stranger, 2 * BTC, HEIGHT0 + 6)
+    a["join_tx"] = chain.spend([(other, 0), (a["peel_tx"], 0)], [(a["joined"], 2 * BTC + 14_990_000)], HEIGHT0 + 7)
+    return chain, a
+
+
+@needs_anvil
+@pytest.mark.parametrize("variant", ["blockstream", "mempool"])
+def test_one_trace_crosses_into_bitcoin_and_follows_the_coins(tmp_path, variant):
+    seed, vault = scenario.addr("btc-seed"), scenario.addr("btc-thor-vault")
+    with Anvil(chain_id=1) as home:
+        b = scenario.Builder(home)
+        b.fund(seed, 100 * ETHER)
+        deposit = b.send(seed, vault, 5 * ETHER, data="0x" + f"=:BTC.BTC:{DEST}".encode().hex())
+        btc, a = build_btc(deposit)
+        with EsploraServer(btc, variant) as server:
+            db, graphml = tmp_path / "case.db", tmp_path / "trail.graphml"
+            result = run_cli("trace", seed, "--db", db, "--rpc-url", home.url, "--follow-btc", "--btc-url", server.url,
+                             "--btc-rate", "1000", "--hops", "4", "--json", "--quiet", "--graphml", graphml)
+            assert result.exit_code == 0, result.output
+            first_requests = len(server.log)
+            again = run_cli("trace", seed, "--db", db, "--rpc-url", home.url, "--follow-btc", "--btc-url", server.url,
+                            "--btc-rate", "1000", "--hops", "4", "--json", "--quiet")
+            assert again.exit_code == 0 and json.loads(again.stdout)["new_transfers"] == 0, again.output
+    graph = nx.read_graphml(graphml, force_multigraph=True)
+    dest = f"btc:{DEST}"
+    (u, v, d), = [(u, v, d) for u, v, d in graph.edges(data=True) if d["kind"] == "bridge"]
+    assert (u, v, d["tx_hash"], d["dest_asset"]) == (seed, dest, deposit, "BTC.BTC")
+    assert "verified" in d["flags"]  # the outbound's OUT: memo names this very deposit
+    assert graph.nodes[dest]["hop"] == 1 and graph.nodes[dest]["followed"]
+    node = lambda k: f"btc:{a[k]}"  # noqa: E731
+    spend = [(x, k, d) for _, x, k, d in graph.out_edges(dest, keys=True, data=True) if d["tx_hash"] == a["peel_tx"]]
+    assert sorted((x, k, int(d["amount"]), d["kind"], d["asset"]) for x, k, d in spend) == [
+        (node("next"), f"{a['peel_tx']}:utxo:0", 15_000_000, "utxo", "BTC"),
+        (node("peel"), f"{a['peel_tx']}:utxo:1", 4_990_000, "utxo", "BTC")]
+    assert graph.nodes[node("next")]["hop"] == 2 and graph.nodes[node("peel")]["hop"] == 2
+    # the consolidation spends next's coin beside a stranger's: a co-spend edge ties them, the stranger is no hop
+    assert graph.nodes[node("joined")]["hop"] == 3
+    co = [d for u, x, d in graph.edges(data=True) if d["kind"] == "co-spend"]
+    assert [(d["tx_hash"], d["flags"]) for d in co] == [(a["join_tx"], "co-spend")]
+    assert not graph.nodes[node("stranger")].get("followed")
+    # the address's past before the crossing is read, but not followed: the leg starts at the outbound
+    assert node("before") not in graph and a["past_spend"] not in {d["tx_hash"] for *_, d in graph.edges(data=True)}
+    assert first_requests < 40

@@ -1,0 +1,101 @@
+"""A source that reads `btc:<address>` nodes from an Esplora API and everything else from the source it wraps.
+
+The tracer plans Bitcoin like any chain: one history ("btc-txs") per address, a cursor over block heights,
+the tip as the head. A task is answered with the edges (tracer.btc) of the address's confirmed transactions
+in its height range, read newest first through /txs/chain down to the range's start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..btc import transfers_of
+from ..models import Transfer
+from .base import FetchTask
+from .esplora import BtcTx, EsploraClient
+
+BTC_ACTION = "btc-txs"
+
+
+class BitcoinSource:
+    def __init__(self, home, esplora: EsploraClient):
+        self.home = home
+        self.esplora = esplora
+        self.name = home.name
+        self._tip: int | None = None
+        self.txs: dict[str, BtcTx] = {}  # every transaction read this run, by txid (the bridge check reads them)
+
+    def __getattr__(self, name):  # everything not Bitcoin's is the wrapped source's
+        return getattr(self.home, name)
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return self.home.actions
+
+    @property
+    def requests(self) -> int:
+        return self.home.requests + self.esplora.requests
+
+    @property
+    def rate_limited(self) -> int:
+        return self.home.rate_limited + self.esplora.rate_limited
+
+    @property
+    def rejected(self):
+        return list(getattr(self.home, "rejected", [])) + list(self.esplora.rejected)
+
+    def actions_for(self, node: str) -> tuple[str, ...]:
+        if node.startswith("btc:"):
+            return (BTC_ACTION,)
+        inner = getattr(self.home, "actions_for", None)
+        return inner(node) if inner else self.home.actions
+
+    def head_for(self, node: str) -> int | None:
+        if node.startswith("btc:"):
+            if self._tip is None:
+                self._tip = self.esplora.tip_height()
+            return self._tip
+        inner = getattr(self.home, "head_for", None)
+        return inner(node) if inner else None
+
+    def balances(self, addresses):
+        return self.home.balances([a for a in addresses if ":" not in a])
+
+    def token_balances(self, pairs):
+        return self.home.token_balances([p for p in pairs if ":" not in p[0]])
+
+    def codes(self, addresses: list[str]) -> Iterator[tuple[str, str]]:
+        others = [a for a in addresses if not a.startswith("btc:")]
+        if others:
+            yield from self.home.codes(others)
+        for a in addresses:
+            if a.startswith("btc:"):
+                yield a, "0x"  # an address, never a contract: what it does is in its transactions
+
+    def fetch(self, tasks: list[FetchTask]) -> Iterator[tuple[FetchTask, list[Transfer]]]:
+        others = [t for t in tasks if not t.address.startswith("btc:")]
+        if others:
+            yield from self.home.fetch(others)
+        for task in (t for t in tasks if t.address.startswith("btc:")):
+            address = task.address[4:]
+            tip = self.head_for(task.address)
+            stats = self.esplora.address(address)
+            found: list[Transfer] = []
+            for tx in self.esplora.history(address, stats=stats, tip=tip, since=task.start):
+                if task.start <= tx.height <= task.end:
+                    self.txs[tx.txid] = tx
+                    found.extend(transfers_of(tx))
+            yield task, found
+
+    def take_incomplete(self, address: str) -> set[str]:
+        if address.startswith("btc:"):
+            return set()
+        take = getattr(self.home, "take_incomplete", None)
+        return take(address) if take else set()
+
+    def close(self) -> None:
+        try:
+            self.home.close()
+        finally:
+            self.esplora.close()
+
