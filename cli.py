@@ -399,18 +399,38 @@ def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, 
                             warn=lambda message: click.echo(f"tracer: warning: {redact(message)}", err=True))
 
 
-FEED_CHAIN_NODES = {"arbi": "arb", "bsc": "bsc"}  # the feed's EVM chain keys -> node-id prefixes (tracer.chains)
+FEED_CHAIN_NODES = {"arbi": "arb", "bsc": "bsc", "btc": "btc"}  # the feed's chain keys -> node-id prefixes
 
 
-def _traced_chains(chain_keys: str, case_name: str | None) -> list[str]:
+def _parse_start(text: str, follow_btc: bool) -> str:
+    """An Ethereum address, or with --follow-btc a Bitcoin one (checksum checked) as its btc:<address> node."""
+    from tracer.chain_addresses import check
+
+    stripped = text.strip()
+    if stripped[:2].lower() == "0x":
+        return parse_address(text)
+    checked = check("btc", stripped)
+    if not follow_btc:
+        if checked.address is not None:
+            raise InputError(f"{checked.address} is a Bitcoin address: trace it with --follow-btc")
+        return parse_address(text)
+    if checked.address is None:
+        raise InputError(f"invalid address {text[:100]!r}: neither 0x and 40 hex digits nor a Bitcoin address "
+                         f"({checked.problem})")
+    return f"btc:{checked.address}"
+
+
+def _traced_chains(chain_keys: str, case_name: str | None, follow_btc: bool = False) -> list[str]:
     """--chains: which chains' synced seeds a --case traces (Ethereum always first)."""
     chains = list(dict.fromkeys(c.strip().lower() for c in chain_keys.split(",") if c.strip()))
     for chain in chains:
-        if chain in ("btc", "tron", "solana"):
-            raise click.BadParameter(f"{chain} seeds are stored, not traced: only EVM chains are (eth, arbi, bsc)",
-                                     param_hint="--chains")
+        if chain == "btc" and not follow_btc:
+            raise click.BadParameter("btc seeds are traced with --follow-btc (through Esplora)", param_hint="--chains")
+        if chain in ("tron", "solana"):
+            raise click.BadParameter(f"{chain} seeds are stored, not traced: eth, arbi, bsc (and btc with "
+                                     "--follow-btc) are", param_hint="--chains")
         if chain != "eth" and chain not in FEED_CHAIN_NODES:
-            raise click.BadParameter(f"unknown chain {chain[:20]!r}; one of eth, arbi, bsc", param_hint="--chains")
+            raise click.BadParameter(f"unknown chain {chain[:20]!r}; one of eth, arbi, bsc, btc", param_hint="--chains")
     if not chains:
         raise click.BadParameter("name at least one chain (eth, arbi, bsc)", param_hint="--chains")
     if chains != ["eth"] and not case_name:
@@ -496,8 +516,8 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
     from tracer.store import Store
     from tracer.trace import TraceOptions, Tracer
 
-    starts = [parse_address(a) for a in addresses]
-    chains = _traced_chains(chain_keys, case_name)
+    starts = [_parse_start(a, follow_btc) for a in addresses]
+    chains = _traced_chains(chain_keys, case_name, follow_btc)
     if case_name:
         from tracer.seeds import cases
 
@@ -506,7 +526,7 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
         synced, unchecked = [], 0
         for chain in chains:
             rows = _synced_rows(db_path, case_name, chain, check=False)  # `tracer seeds sync`
-            prefix = "" if chain == "eth" else f"{FEED_CHAIN_NODES[chain]}:"
+            prefix = "" if chain == "eth" else f"{FEED_CHAIN_NODES[chain]}:"  # (btc:<address> for Bitcoin)
             synced += [prefix + r["address"] for r in rows if "bad-checksum" not in r["flags"]]
             unchecked += sum(1 for r in rows if "bad-checksum" in r["flags"])
         if unchecked:
@@ -528,7 +548,7 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
         _check_output_path(graphml_path, "--graphml")
     source = _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate,
                           page_size, explorer_dialect, max_requests, timeout, retries)
-    if follow_bridges or chains != ["eth"]:
+    if follow_bridges or [c for c in chains if c not in ("eth", "btc")]:
         source = _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, chain_explorers,
                                     explorer_dialect, max_requests)
     if btc_url is not None and not follow_btc:

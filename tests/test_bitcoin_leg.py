@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import networkx as nx
 import pytest
@@ -77,3 +78,29 @@ def test_one_trace_crosses_into_bitcoin_and_follows_the_coins(tmp_path, variant)
     # the address's past before the crossing is read, but not followed: the leg starts at the outbound
     assert node("before") not in graph and a["past_spend"] not in {d["tx_hash"] for *_, d in graph.edges(data=True)}
     assert first_requests < 40
+
+
+def test_a_bitcoin_address_is_a_seed_with_follow_btc_and_a_bad_one_is_one_line(tmp_path):
+    from explorer_server import Chain, ExplorerServer
+
+    btc, a = build_btc("0x" + "ab" * 32)
+    db = tmp_path / "case.db"
+    with EsploraServer(btc) as server, ExplorerServer(Chain(head=100)) as home:
+        base = ["--db", db, "--explorer-url", home.url, "--rate", "1000", "--btc-rate", "1000", "--json", "--quiet"]
+        result = run_cli("trace", a["next"], "--follow-btc", "--btc-url", server.url, "--hops", "1", *base)
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.stdout)
+        assert out["seeds"] == [f"btc:{a['next']}"]
+        conn = sqlite3.connect(db)
+        stored = sorted(r[0] for r in conn.execute("SELECT id FROM transfers"))
+        conn.close()
+        # the transaction that paid it (both outputs) and the one that spent it beside a stranger's coin
+        assert stored == sorted([f"{a['peel_tx']}:utxo:0", f"{a['peel_tx']}:utxo:1", f"{a['join_tx']}:utxo:0",
+                                 f"{a['join_tx']}:co-spend:1"])
+        bad = a["next"][:-1] + ("a" if a["next"][-1] != "a" else "b")
+        refused = run_cli("trace", bad, "--follow-btc", "--btc-url", server.url, *base)
+        assert refused.exit_code == 2 and "neither 0x" in refused.stderr and len(refused.stderr.splitlines()) == 1
+        hint = run_cli("trace", DEST, *base)
+        assert hint.exit_code == 2 and "is a Bitcoin address: trace it with --follow-btc" in hint.stderr
+        alone = run_cli("trace", a["next"], "--btc-url", server.url, *base)
+        assert alone.exit_code == 2 and "--follow-btc" in alone.stderr

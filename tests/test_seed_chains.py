@@ -49,7 +49,7 @@ def test_a_cases_arbitrum_and_bsc_seeds_are_traced_on_their_own_chains(tmp_path)
 
 
 def test_chains_refuses_what_it_cannot_trace_in_one_line(tmp_path):
-    for chains, says in (("eth,btc", "btc seeds are stored, not traced"), ("eth,ton", "unknown chain 'ton'"),
+    for chains, says in (("eth,btc", "btc seeds are traced with --follow-btc"), ("eth,tron", "tron seeds are stored, not traced"), ("eth,ton", "unknown chain 'ton'"),
                          (",", "at least one chain")):
         result = run_cli("trace", "--case", CASE, "--chains", chains, "--db", tmp_path / "x.db")
         assert result.exit_code == 2 and says in result.stderr and len(result.stderr.splitlines()) == 1, \
