@@ -104,3 +104,50 @@ def test_a_bitcoin_address_is_a_seed_with_follow_btc_and_a_bad_one_is_one_line(t
         assert hint.exit_code == 2 and "is a Bitcoin address: trace it with --follow-btc" in hint.stderr
         alone = run_cli("trace", a["next"], "--btc-url", server.url, *base)
         assert alone.exit_code == 2 and "--follow-btc" in alone.stderr
+
+
+def _tx(inputs: int, values: list[int], addresses: list[str] | None = None):
+    from tracer.sources.esplora import BtcInput, BtcOutput, BtcTx
+
+    ins = tuple(BtcInput("ab" * 32, i, p2pkh(f"in{i}"), 10**8) for i in range(inputs))
+    addresses = addresses or [p2pkh(f"out{n}") for n in range(len(values))]
+    outs = tuple(BtcOutput(n, a, v, "p2pkh") for n, (a, v) in enumerate(zip(addresses, values)))
+    return BtcTx("cd" * 32, HEIGHT0, 0, ins, outs, 1000)
+
+
+@pytest.mark.parametrize("inputs,values,kind", [
+    (5, [1_000_000] * 5, "whirlpool"),  # a Whirlpool 0.01 BTC mix: five in, five equal pool outputs
+    (6, [50_000_000] * 6, "whirlpool"),
+    (25, [10_000] * 8 + [20_000] * 8 + [40_000] * 8 + [7_777], "wasabi2"),
+    (4, [3_000_000] * 3 + [123_456], "joinmarket"),  # three equal, one change
+    (3, [2_000] * 3 + [10, 20], "equal-outputs"),  # BlockSci: three of five equal, below JoinMarket's floor
+    (2, [1_000_000, 1_000_000, 555], None),  # Stonewall-shaped: a payment and its decoy
+    (1, [1_000_000] * 5, None),  # one input: a batch payout, not a mix
+    (3, [1_000, 2_000, 3_000], None),
+])
+def test_coinjoin_shapes_are_told_from_payments(inputs, values, kind):
+    from tracer.btc import coinjoin_kind
+
+    assert coinjoin_kind(_tx(inputs, values)) == kind
+
+
+def test_a_coinjoins_outputs_are_not_followed(tmp_path):
+    from explorer_server import Chain, ExplorerServer
+
+    chain = BtcChain()
+    seed = p2pkh("mixer-user")
+    coins = [chain.coinbase(seed, 2_000_000, HEIGHT0)] + [chain.coinbase(p2pkh(f"peer{i}"), 2_000_000, HEIGHT0)
+                                                          for i in range(4)]
+    outs = [(p2pkh(f"mixed{i}"), 1_000_000) for i in range(5)]
+    mix = chain.spend([(c, 0) for c in coins], outs, HEIGHT0 + 1)
+    db = tmp_path / "case.db"
+    with EsploraServer(chain) as server, ExplorerServer(Chain(head=100)) as home:
+        result = run_cli("trace", seed, "--follow-btc", "--btc-url", server.url, "--btc-rate", "1000", "--hops", "3",
+                         "--db", db, "--explorer-url", home.url, "--rate", "1000", "--json", "--quiet")
+        assert result.exit_code == 0, result.output
+        assert not any(p.startswith(f"/api/address/{p2pkh('mixed0')}") for p in server.log)
+    conn = sqlite3.connect(db)
+    flags = {r[0] for r in conn.execute("SELECT flags FROM transfers WHERE tx_hash=? AND kind='utxo'", (mix,))}
+    followed = {r[0] for r in conn.execute("SELECT address FROM addresses WHERE followed=1")}
+    conn.close()
+    assert flags == {"coinjoin,coinjoin-whirlpool"} and followed == {f"btc:{seed}"}

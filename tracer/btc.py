@@ -21,6 +21,41 @@ CO_SPEND_FLAG = "co-spend"
 COINBASE = "btc:coinbase"  # the "sender" of newly mined coins
 
 
+COINJOIN_FLAG = "coinjoin"
+WHIRLPOOL_POOLS = (100_000, 1_000_000, 5_000_000, 50_000_000)  # sats (GraphSense's Whirlpool detector, notes §4)
+DUST = (546, 2730)
+
+
+def coinjoin_kind(tx: BtcTx) -> str | None:
+    """"whirlpool", "wasabi2", "joinmarket" or "equal-outputs" for a transaction shaped like a CoinJoin, else None.
+
+    The rules are the published detectors the notes cite (§4): GraphSense's protocol detectors, BlockSci's
+    isCoinjoin and Esplora's isCoinJoinLike, with a Stonewall-shaped transaction (3-4 outputs, one value twice)
+    as a veto. Equal outputs cannot be told apart: the trail stops there, as at Tornado Cash on Ethereum."""
+    values = [o.value for o in tx.outputs if o.address is not None]
+    addresses = [o.address for o in tx.outputs if o.address is not None]
+    n_in = len(tx.inputs)
+    if n_in < 2 or len(values) < 3 or len(set(addresses)) != len(addresses):
+        return None
+    counts: dict[int, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    value, most = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
+    if len(values) in (3, 4) and sorted(counts.values()) == [1] * (len(values) - 2) + [2]:
+        return None  # Stonewall: one value twice is a payment and its decoy, not a mix
+    if 5 <= n_in <= 8 and len(values) == n_in and most == len(values) and value in WHIRLPOOL_POOLS:
+        return "whirlpool"
+    if n_in >= 20 and sum(1 for c in counts.values() if c >= 2) >= 3 and min(values) >= 5_000:
+        return "wasabi2"
+    if most >= 3 and value > DUST[1] and most * 2 >= len(values) and most < len(values):
+        return "joinmarket"
+    participants = -(-len(values) // 2)  # BlockSci's isCoinjoin: as many equal outputs as half the outputs
+    distinct_in = len({i.address for i in tx.inputs if i.address})
+    if most == participants >= 2 and participants <= min(n_in, distinct_in) and value not in DUST:
+        return "equal-outputs"
+    return None
+
+
 def node(address: str) -> str:
     return f"btc:{address}"
 
@@ -31,10 +66,12 @@ def transfers_of(tx: BtcTx) -> list[Transfer]:
         return []
     senders = list(dict.fromkeys(i.address for i in tx.inputs if i.address))
     first = node(senders[0]) if senders else COINBASE
+    mix = coinjoin_kind(tx)
+    flags = frozenset({COINJOIN_FLAG, f"coinjoin-{mix}"}) if mix else frozenset()
     out = [
         Transfer(tx_hash=tx.txid, kind=UTXO, position=str(o.n), block=tx.height, timestamp=tx.time or 0,
                  from_addr=first, to_addr=node(o.address), token=BTC_TOKEN, asset="BTC", decimals=8,
-                 amount=o.value)
+                 amount=o.value, flags=flags)
         for o in tx.outputs if o.address is not None
     ]
     for i, other in enumerate(senders[1:], start=1):

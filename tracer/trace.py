@@ -116,7 +116,7 @@ class TraceResult:
         }
 
 
-_NEVER_FOLLOW = frozenset({ZERO_VALUE, COUNTERFEIT, LOOKALIKE})
+_NEVER_FOLLOW = frozenset({ZERO_VALUE, COUNTERFEIT, LOOKALIKE, "coinjoin", "co-spend"})
 FEW_PROBES = 4  # early first pages of the next hop that go ahead of everything but the screen (_start_probes)
 
 
@@ -158,7 +158,7 @@ class Tracer:
     def follows(self, t: Transfer) -> bool:
         """Does traced value move along this transfer?"""
         if t.flags & _NEVER_FOLLOW or t.from_addr == t.to_addr:
-            return False
+            return False  # (a CoinJoin's outputs too: equal outputs cannot be told apart, see btc.coinjoin_kind)
         if t.memo and looks_like_memo(t.memo):
             return False  # a deposit into a THORChain vault: an exit, not a wallet
         if UNVERIFIED_TOKEN in t.flags:
