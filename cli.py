@@ -149,8 +149,8 @@ def seeds(ctx, case_name: str | None, as_list: bool, as_json: bool, chain: str |
     table = Table("seeds per case, source and chain", ["case", "source", "chain", "addresses", "traced"],
                   right=frozenset({"addresses"}))
     for (case, source, chain_key), n in sorted(counts.items()):
-        traced = ("yes" if chain_key == "eth" else "stored, not traced yet" if chain_key in ("bsc", "arbi", "btc")
-                  else "no (chain not supported)")
+        traced = {"eth": "yes", "arbi": "with --chains …,arbi", "bsc": "with --chains …,bsc",
+                  "btc": "with --chains …,btc --follow-btc"}.get(chain_key, "no (chain not supported)")
         table.rows.append([case, source, chain_key, n, traced])
     render([table], resolve_format("auto"))
     click.echo("(--list or --json for the addresses; `tracer seeds sync` to load the published lists)", err=True)
@@ -354,12 +354,12 @@ def _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explore
 
 
 def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, chain_explorers=(),
-                       explorer_dialect="auto", max_requests=None):
+                       explorer_dialect="auto", max_requests=None, why="--follow-bridges"):
     """Wrap a source so that addresses on other EVM chains go to the explorer with that chainid (and, for a
     chain that explorer's plan refuses, to the chain's Blockscout instance)."""
     from tracer.chains import BLOCKSCOUT_INSTANCES, EVM_CHAIN_IDS
     from tracer.sources.explorer import Endpoint, ExplorerClient, choose_endpoint
-    from tracer.sources.multichain import MultiChainSource
+    from tracer.sources.multichain import MultiChainSource, OneChainOnly
     from tracer.sources.urls import validate_url
 
     api_key = os.environ.get("ETHERSCAN_API_KEY") or None
@@ -368,7 +368,7 @@ def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, 
     # explorer_url was checked by _make_source (which made `source`): empty or malformed never gets here
     if not (api_key or blockscout_key or explorer_url):
         source.close()
-        raise InputError("--follow-bridges needs an explorer that serves other chains by chain id: "
+        raise InputError(f"{why} needs an explorer that serves other chains by chain id: "
                          "set ETHERSCAN_API_KEY (Etherscan V2) or BLOCKSCOUT_API_KEY (Blockscout PRO), or --explorer-url")
 
     fallbacks = dict(BLOCKSCOUT_INSTANCES)
@@ -388,8 +388,12 @@ def _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, 
     def make(chain_id: int) -> ExplorerClient:
         endpoint = choose_endpoint(api_key, explorer_url, chain_id, dialect, blockscout_key)
         key = blockscout_key if endpoint.dialect == "blockscout-pro" else api_key
-        return ExplorerClient(endpoint, api_key=key, rate=rate, timeout=timeout, retries=retries,
-                              page_size=page_size, max_requests=max_requests)
+        client = ExplorerClient(endpoint, api_key=key, rate=rate, timeout=timeout, retries=retries,
+                                page_size=page_size, max_requests=max_requests)
+        if client.resolved_dialect().chain_param is None:  # it would answer with its own chain's history
+            client.close()
+            raise OneChainOnly(f"explorer {endpoint.url.split('/')[2]} serves one chain only")
+        return client
 
     def make_fallback(url: str, chain_id: int) -> ExplorerClient:
         return ExplorerClient(Endpoint(url, chain_id, 5.0, f"explorer:{url.split('/')[2]}", "blockscout"),
@@ -534,6 +538,9 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
                        "checksum as published (a typo, or a tampered copy) and are not traced; see `tracer seeds "
                        f"--case {case_name} --list`", err=True)
         if not bundled and not synced:
+            if case_name in cases() or _synced_rows(db_path, case_name, None, check=False):
+                raise InputError(f"case {case_name} has no seeds on {', '.join(chains)} to trace "
+                                 f"(see `tracer seeds --case {case_name}`)")
             raise InputError(f"unknown case {case_name!r}; known cases: {', '.join(sorted(cases()))} "
                              "(or one synced into this store: see `tracer seeds`)")
         starts += bundled + synced
@@ -548,9 +555,11 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
         _check_output_path(graphml_path, "--graphml")
     source = _make_source(source_mode, rpc_url, rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate,
                           page_size, explorer_dialect, max_requests, timeout, retries)
-    if follow_bridges or [c for c in chains if c not in ("eth", "btc")]:
+    other_evm = [s for s in starts if ":" in s and not s.startswith("btc:")]  # --chains: Arbitrum, BSC seeds
+    if follow_bridges or other_evm:
         source = _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, chain_explorers,
-                                    explorer_dialect, max_requests)
+                                    explorer_dialect, max_requests, "--follow-bridges" if follow_bridges else
+                                    "--chains " + ",".join(chains))
     if btc_url is not None and not follow_btc:
         source.close()
         raise click.BadParameter("is for --follow-btc (give both)", param_hint="--btc-url")

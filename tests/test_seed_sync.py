@@ -306,6 +306,7 @@ def test_ofac_gives_the_addresses_its_sdn_list_ties_to_lazarus_group_and_no_othe
     assert {s["address"] for s in listed if s["chain"] == "tron"} == {"TNCKGnu86VP5dRdktExv6emd8i6weN8zkU"}
     assert out["quirks"]["duplicate"] == 1 and out["quirks"]["entries tied to Lazarus Group"] == 2
     assert out["quirks"]["sdn_comments.csv row not 2 fields"] == 1
+    assert out["quirks"]["remarks split by a stray quote (joined back)"] == 1  # the linked entry's a.k.a. "…",
     again = json.loads(run_cli("seeds", "sync", "--source", "ofac", "--url", OFAC / "sdn.csv", "--db", db,
                                "--json").stdout)
     assert again["added"] == again["removed"] == 0 and again["sha256"] == out["sha256"]
@@ -338,3 +339,27 @@ def test_ofac_from_a_server_reads_the_comments_beside_sdn_csv_or_changes_nothing
     feed.serve("/moved/sdn_comments.csv", b"<!DOCTYPE html><p>moved</p>", ctype="text/html")
     assert "HTML page" in ofac(html).stderr
     assert seeds_table(db) == after
+
+
+def test_ofac_refuses_a_comments_file_that_does_not_continue_lazarus_groups_cut_remarks(tmp_path):
+    """sdn.csv holds 1,000 characters of a remark; an empty, truncated or older sdn_comments.csv would silently
+    drop the rest of Lazarus Group's addresses (and mark them removed): refused, the store unchanged."""
+    db = tmp_path / "case.db"
+    good = run_cli("seeds", "sync", "--source", "ofac", "--url", OFAC / "sdn.csv", "--db", db)
+    assert good.exit_code == 0, good.output
+    before = seeds_table(db)
+    for name, comments in (("empty", b""), ("stale", b'30009,"an entry of another list"\r\n')):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "sdn.csv").write_bytes((OFAC / "sdn.csv").read_bytes())
+        (folder / "sdn_comments.csv").write_bytes(comments)
+        result = run_cli("seeds", "sync", "--source", "ofac", "--url", folder / "sdn.csv", "--db", db)
+        assert result.exit_code != 0 and "cut at 1000 characters" in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert seeds_table(db) == before
+    upper = tmp_path / "upper"
+    upper.mkdir()
+    (upper / "SDN.CSV").write_bytes((OFAC / "sdn.csv").read_bytes())
+    (upper / "SDN_COMMENTS.CSV").write_bytes((OFAC / "sdn_comments.csv").read_bytes())
+    same = run_cli("seeds", "sync", "--source", "ofac", "--url", upper / "SDN.CSV", "--db", db, "--json")
+    assert same.exit_code == 0 and json.loads(same.stdout)["added"] == 0, same.output

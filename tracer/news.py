@@ -189,14 +189,23 @@ def whats_new(store: Store, run_id: int | None = None, dormant_days: int = DORMA
     return news
 
 
+def _seed_chain(node: str) -> tuple[str, str]:
+    """A node id as the seed lists key it: ("eth", "0x…"), ("arbi", "0x…") for arb:0x…, ("btc", "bc1…")."""
+    from .chains import split_node
+
+    chain, address = split_node(node)
+    return {"arb": "arbi"}.get(chain, chain), address
+
+
 def _attributed_moves(store: Store, news: News, outflows: dict[str, list]) -> None:
     from .seeds import seed_index
 
     bundled = seed_index()
     for address, moves in sorted(outflows.items()):
+        chain, plain = _seed_chain(address)
         synced = [r[0] for r in store.conn.execute(
-            "SELECT DISTINCT source FROM synced_seeds WHERE address=? AND removed_at IS NULL ORDER BY source",
-            (address,))]
+            "SELECT DISTINCT source FROM synced_seeds WHERE address=? AND chain=? AND removed_at IS NULL"
+            " ORDER BY source", (plain, chain))]
         names = ([f"bundled: {bundled[address].label}"] if address in bundled else []) + synced
         if not names:
             continue

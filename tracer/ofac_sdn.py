@@ -25,6 +25,7 @@ from .seed_feed import Parsed, SyncedSeed
 
 SDN_URL = "https://www.treasury.gov/ofac/downloads/sdn.csv"
 COMMENTS_NAME = "sdn_comments.csv"
+REMARKS_CUT = 1000  # sdn.csv's Remarks hold at most this many characters; the rest goes on in sdn_comments.csv
 CASE = "ofac-lazarus-group"
 _ADDRESS = re.compile(r"Digital Currency Address - ([A-Za-z0-9]{2,10})\s+([^\s;,]+)")
 # OFAC's currency symbols -> this tool's chain keys (those of the LazarusBounty feed)
@@ -34,9 +35,11 @@ _OPAQUE = re.compile(r"[A-Za-z0-9:._-]{1,200}")
 
 
 def comments_location(sdn_location: str) -> str:
-    """Where the remarks' continuation lives: beside sdn.csv (same directory or URL path)."""
-    head, sep, _ = sdn_location.rpartition("/")
-    return f"{head}{sep}{COMMENTS_NAME}" if sep else COMMENTS_NAME
+    """Where the remarks' continuation lives: beside sdn.csv (same directory or URL path), named in the same
+    case (OFAC's list service publishes SDN.CSV and SDN_COMMENTS.CSV)."""
+    head, sep, name = sdn_location.rpartition("/")
+    comments = COMMENTS_NAME.upper() if name.isupper() else COMMENTS_NAME
+    return f"{head}{sep}{comments}" if sep else comments
 
 
 def parse_sdn(sdn: bytes, comments: bytes) -> Parsed:
@@ -53,20 +56,35 @@ def parse_sdn(sdn: bytes, comments: bytes) -> Parsed:
         if len(r) < 12 or not r[0].strip().isdigit():
             out.quirks["sdn.csv row not 12 fields"] += 1
             continue
+        if len(r) > 12:  # a stray double quote in a remark (moov-io/watchman#248) splits it: joined back
+            out.quirks["remarks split by a stray quote (joined back)"] += 1
         ent = r[0].strip()
         names[ent] = r[1].strip()
-        remarks[ent] = _field(r[11])
-    for r in _rows(comments, COMMENTS_NAME):
+        remarks[ent] = _field(",".join(r[11:]))
+    cut = {ent for ent, text in remarks.items() if len(text) >= REMARKS_CUT}
+    continued: set[str] = set()
+    comment_rows = _rows(comments, COMMENTS_NAME)
+    for r in comment_rows:
         if len(r) < 2 or not r[0].strip().isdigit():
             out.quirks[f"{COMMENTS_NAME} row not 2 fields"] += 1  # (seen in the real file: skipped, as others do)
             continue
+        if len(r) > 2:
+            out.quirks["remarks split by a stray quote (joined back)"] += 1
         ent = r[0].strip()
         if ent in remarks:
-            remarks[ent] += _field(r[1])
+            remarks[ent] += _field(",".join(r[1:]))  # (the text goes on mid-word: nothing between the two)
+            continued.add(ent)
+    if cut and not continued:
+        raise InputError(f"{len(cut)} entries' remarks are cut at {REMARKS_CUT} characters and {COMMENTS_NAME} "
+                         "continues none of them: an empty or truncated copy")
+    out.quirks.update({"remarks cut and not continued": len(cut - continued)} if cut - continued else {})
     seen: set[tuple[str, str]] = set()
     for ent, text in remarks.items():
         if "LAZARUS GROUP" not in names[ent].upper() and "LINKED TO: LAZARUS GROUP" not in text.upper():
             continue
+        if ent in cut and ent not in continued:
+            raise InputError(f"the remarks of entry {ent} ({names[ent][:60]}) are cut at {REMARKS_CUT} characters and "
+                             f"{COMMENTS_NAME} does not continue them: an older or truncated copy")
         out.quirks["entries tied to Lazarus Group"] += 1
         for symbol, written in _ADDRESS.findall(text):
             written = written.rstrip(".")  # the last item of an entry's remarks ends its sentence
@@ -108,8 +126,9 @@ def _chain(symbol: str, address: str) -> str:
 
 
 def _field(value: str) -> str:
-    value = value.strip()
-    return "" if value == "-0-" else value
+    """A field as written ("-0-" is empty): never stripped, since a remark cut mid-sentence may end or go on
+    with the space between two words."""
+    return "" if value.strip() == "-0-" else value
 
 
 def _rows(raw: bytes, name: str) -> list[list[str]]:

@@ -535,9 +535,11 @@ class ExplorerClient:
             self._first_head = None  # the head read while detecting stands for head_block() only if asked next
         while True:
             self._take_budget()
-            started = self.pacer.wait(stop=lambda: self._give_ups != give_ups)
+            started = self.pacer.wait(stop=lambda: self._give_ups != give_ups or self._closed)
             if self._give_ups != give_ups:  # another call gave up on this server meanwhile: so does this one
                 raise RateLimitError(self._rate_limit_message(self.pacer.streak))
+            if self._closed:  # (a retry of a call under way when the client closed: it ends here)
+                raise SourceError(f"explorer {self._host}: the client is closed")
             self.stats.record(params)
             try:
                 body = self._once(query, post)

@@ -24,6 +24,11 @@ class _Unserved(Exception):
     """No explorer serves this chain for us: its nodes are left for a later run."""
 
 
+class OneChainOnly(SourceError):
+    """The configured explorer serves its own chain only (a per-instance Blockscout ignores chain ids): another
+    chain's addresses asked there would come back with this chain's history."""
+
+
 class MultiChainSource:
     """Etherscan's free tier serves only some chains ("Free API access is not supported for this chain": BNB,
     Base, OP, Avalanche): a chain it refuses is followed on that chain's Blockscout instance (`fallbacks`),
@@ -133,21 +138,23 @@ class MultiChainSource:
         """call(explorer of chain), moving to the chain's Blockscout when Etherscan's tier refuses the chain."""
         if chain in self._unserved:
             raise _Unserved(self._unserved[chain])
+        why = "the explorer's plan does not serve"
         try:
             return call(self.explorer(chain))
+        except OneChainOnly:
+            why = "the explorer serves one chain only (a Blockscout instance); it does not serve"
         except SourceError as exc:
             if "not supported for this chain" not in str(exc).lower():
                 raise
-        refused = self._foreign.pop(chain)
-        self._retired_requests += refused.requests
-        refused.close()
+            refused = self._foreign.pop(chain)
+            self._retired_requests += refused.requests
+            refused.close()
         url = self._fallbacks.get(chain)
         if url and self._make_fallback:
-            self._warn(f"the explorer's plan does not serve {chain}; following it on {url.split('/')[2]} "
-                       "(Blockscout) instead")
+            self._warn(f"{why} {chain}; following it on {url.split('/')[2]} (Blockscout) instead")
             self._foreign[chain] = self._make_fallback(url, EVM_CHAIN_IDS[chain])
             return call(self._foreign[chain])
-        why = (f"cannot follow {chain}: the explorer's plan does not serve it and no Blockscout instance is known "
+        why = (f"cannot follow {chain}: {why} it and no Blockscout instance is known "
                f"for it (--chain-explorer {chain}=URL names one); those addresses are kept for a later run")
         self._unserved[chain] = why
         self._warn(why)
