@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from explorer_server import ExplorerServer  # noqa: E402
 from seed_case import generate_case  # noqa: E402
+from test_seed_nightly import _tracked  # noqa: E402
 from tracing import trace_subprocess  # noqa: E402
 
 CASE = "bybit-2025-02"
@@ -41,14 +41,6 @@ def _sync(db: Path, feed: Path) -> None:
     result = run_cli("seeds", "sync", "--source", str(feed), "--db", str(db), "--json")
     if result.exit_code != 0:
         sys.exit(f"sync failed: {result.output}")
-
-
-def _tracked(db: Path) -> int:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("SELECT COUNT(DISTINCT address) FROM balances").fetchone()[0]
-    finally:
-        conn.close()
 
 
 def run(server: ExplorerServer, db: Path, rate: float, hops: int, quiet_case: str = CASE) -> dict:

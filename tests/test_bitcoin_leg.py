@@ -14,7 +14,7 @@ from anvil import Anvil
 from conftest import needs_anvil
 from esplora_server import HEIGHT0, BtcChain, EsploraServer
 from helpers import run_cli
-from test_esplora import p2pkh
+from btc_helpers import p2pkh
 
 ETHER = 10**18
 BTC = 10**8

@@ -4,27 +4,14 @@ short page, new blocks between page reads, the mempool apart, every error body o
 
 from __future__ import annotations
 
-import hashlib
 import time
 
 import pytest
 
+from btc_helpers import p2pkh
 from esplora_server import HEIGHT0, BtcChain, EsploraServer
 from tracer.errors import MalformedResponseError, RateLimitError, SourceError
 from tracer.sources.esplora import EsploraClient, default_rate
-
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-
-
-def p2pkh(name: str) -> str:
-    payload = b"\0" + hashlib.sha256(name.encode()).digest()[:20]
-    raw = payload + hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
-    n, out = int.from_bytes(raw, "big"), ""
-    while n:
-        n, r = divmod(n, 58)
-        out = _B58[r] + out
-    return "1" * (len(raw) - len(raw.lstrip(b"\0"))) + out
-
 
 BUSY = p2pkh("busy")
 

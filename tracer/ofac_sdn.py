@@ -19,7 +19,6 @@ import csv
 import io
 import re
 
-from .chain_addresses import check
 from .errors import InputError
 from .seed_feed import Parsed, SyncedSeed
 
@@ -31,7 +30,6 @@ _ADDRESS = re.compile(r"Digital Currency Address - ([A-Za-z0-9]{2,10})\s+([^\s;,
 # OFAC's currency symbols -> this tool's chain keys (those of the LazarusBounty feed)
 SYMBOLS = {"ETH": "eth", "XBT": "btc", "TRX": "tron", "BSC": "bsc", "ARB": "arbi", "SOL": "solana"}
 TOKENS = ("USDT", "USDC")  # listed by token, not chain: the address's format tells (0x… Ethereum, T… Tron)
-_OPAQUE = re.compile(r"[A-Za-z0-9:._-]{1,200}")
 
 
 def comments_location(sdn_location: str) -> str:
@@ -89,21 +87,13 @@ def parse_sdn(sdn: bytes, comments: bytes) -> Parsed:
         for symbol, written in _ADDRESS.findall(text):
             written = written.rstrip(".")  # the last item of an entry's remarks ends its sentence
             chain = _chain(symbol.upper(), written)
-            if chain in SYMBOLS.values():
-                checked = check(chain, written)
-                if checked.address is None:
-                    out.rejected.append((chain, written[:100], checked.problem))
-                    continue
-                address, flags = checked.address, checked.flags
-                if flags:
-                    out.quirks["bad EIP-55 checksum (kept lowercased, flagged)"] += 1
-            elif _OPAQUE.fullmatch(written):
-                address, flags = written, frozenset({"unsupported-chain"})
-                out.quirks[f"unsupported chain {chain}"] += 1
-            else:
-                out.rejected.append((chain, written[:100].encode("unicode_escape").decode("ascii"),
-                                     "not address-shaped"))
+            supported = chain in SYMBOLS.values()
+            valid = out.address_of(chain, written, supported)
+            if valid is None:
                 continue
+            address, flags = valid
+            if not supported:
+                out.quirks[f"unsupported chain {chain}"] += 1
             if (chain, address) in seen:
                 out.quirks["duplicate"] += 1
                 continue

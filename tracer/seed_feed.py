@@ -45,6 +45,24 @@ class Parsed:
     quirks: Counter = field(default_factory=Counter)
     rejected: list[tuple[str, str, str]] = field(default_factory=list)  # (chain, text as written, why)
 
+    def address_of(self, chain: str, text: str, supported: bool) -> tuple[str, frozenset[str]] | None:
+        """`text` as a seed of `chain`, validated where the chain is one this tool checks, else kept as written
+        if it is address-shaped (flagged unsupported-chain); None, and the entry listed in `rejected` (escaped:
+        it reaches the terminal), otherwise."""
+        if supported:
+            checked = check(chain, text)
+            if checked.address is None:
+                self.rejected.append((chain, _escaped(text), checked.problem))
+                return None
+            if checked.flags:
+                self.quirks["bad EIP-55 checksum (kept lowercased, flagged)"] += 1
+            return checked.address, checked.flags
+        if _OPAQUE.fullmatch(text):
+            return text, frozenset({"unsupported-chain"})
+        # kept out of the store and the terminal: not even address-shaped
+        self.rejected.append((chain, _escaped(text), "not address-shaped (a chain this tool cannot check)"))
+        return None
+
     def summary(self) -> dict:
         per_chain = Counter(s.chain for s in self.seeds)
         return {"seeds": len(self.seeds), "per_chain": dict(sorted(per_chain.items())),
@@ -93,21 +111,10 @@ def parse_feed(raw: bytes) -> Parsed:
                 if entry != entry.strip() and len(parts) == 1:
                     out.quirks["whitespace around an address"] += 1
                 for part in parts:
-                    if supported:
-                        checked = check(chain, part)
-                        if checked.address is None:
-                            out.rejected.append((chain, part[:100].encode("unicode_escape").decode("ascii"),
-                                                 checked.problem))
-                            continue
-                        address, flags = checked.address, checked.flags
-                        if flags:
-                            out.quirks["bad EIP-55 checksum (kept lowercased, flagged)"] += 1
-                    elif _OPAQUE.fullmatch(part):
-                        address, flags = part, frozenset({"unsupported-chain"})
-                    else:  # kept out of the store and the terminal: not even address-shaped
-                        out.rejected.append((chain, part[:100].encode("unicode_escape").decode("ascii"),
-                                             "not address-shaped (a chain this tool cannot check)"))
+                    valid = out.address_of(chain, part, supported)
+                    if valid is None:
                         continue
+                    address, flags = valid
                     key = (case, chain, address)
                     if key in seen:
                         out.quirks["duplicate"] += 1
@@ -134,6 +141,10 @@ def fbi_seeds() -> Parsed:
         if any(s.url and "ic3.gov" in s.url for s in seed.sources):
             out.seeds.append(SyncedSeed("eth", seed.key, seed.case))
     return out
+
+
+def _escaped(text: str) -> str:
+    return text[:100].encode("unicode_escape").decode("ascii")
 
 
 def _text(raw: bytes) -> str:

@@ -1,21 +1,15 @@
 """Writes sdn.csv and sdn_comments.csv of this folder (see README.md): run it from the repository's root."""
 
 import hashlib
+import sys
 from pathlib import Path
 
-from tracer.addresses import checksum
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests/
 
-B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+from btc_helpers import b58check  # noqa: E402
+from tracer.addresses import checksum  # noqa: E402
+
 HERE = Path(__file__).parent
-
-
-def b58check(payload: bytes) -> str:
-    raw = payload + hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
-    n, out = int.from_bytes(raw, "big"), ""
-    while n:
-        n, r = divmod(n, 58)
-        out = B58[r] + out
-    return "1" * (len(raw) - len(raw.lstrip(b"\0"))) + out
 
 
 def eth(i: int) -> str:
