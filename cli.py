@@ -560,8 +560,9 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
         source = _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, chain_explorers,
                                     explorer_dialect, max_requests, "--follow-bridges" if follow_bridges else
                                     "--chains " + ",".join(chains))
-    if btc_url is not None and not follow_btc:
-        source.close()
+    given = click.get_current_context().get_parameter_source("btc_url")
+    if btc_url is not None and not follow_btc and given == click.core.ParameterSource.COMMANDLINE:
+        source.close()  # (TRACER_BTC_URL alone, set for other cases in the same environment, is no mistake)
         raise click.BadParameter("is for --follow-btc (give both)", param_hint="--btc-url")
     if follow_btc:
         from tracer.sources.bitcoin import BitcoinSource
@@ -574,7 +575,8 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
             source.close()
             raise
         source = BitcoinSource(source, EsploraClient(btc_url or DEFAULT_URL, rate=btc_rate, timeout=timeout,
-                                                     retries=retries))
+                                                     retries=retries),
+                               warn=lambda message: click.echo(f"tracer: warning: {redact(message)}", err=True))
     options = TraceOptions(hops=hops, min_value_wei=min_value_wei, max_degree=max_degree,
                            follow_unverified_tokens=follow_unverified_tokens, reorg_margin=reorg_margin,
                            link_mixers=link_mixers or follow_mixer_links is not None,

@@ -185,6 +185,10 @@ class EsploraServer:
         self.latency = latency
         self.rate_limit = rate_limit
         self.faults: deque[str] = deque()
+        # txids whose prevouts the backend cannot resolve (notes §1.3, §1.7): Blockstream answers `prevout: null`
+        # for their inputs, mempool.space leaves them out of every list (and answers /tx with 500)
+        self.missing_prevout: set[str] = set()
+        self.failing: set[str] = set()  # path fragments answered HTTP 500 every time (a backend in trouble)
         self.before_page: Callable[[str, str | None], None] | None = None
         self.log: list[str] = []
         self.rate_limited = 0
@@ -227,7 +231,7 @@ class EsploraServer:
             if self.variant == "blockstream":
                 return self._send(req, 429, BLOCKSTREAM_429, "application/json")
             return self._send(req, 429, MEMPOOL_429, "text/html")
-        if fault == "500":
+        if fault == "500" or any(f in parts.path for f in self.failing):
             return self._send(req, 500, "Internal Server Error", "text/plain")
         try:
             status, body, ctype = self._route(parts.path, parse_qs(parts.query))
@@ -298,7 +302,9 @@ class EsploraServer:
             if txid not in chain.txs:
                 raise _Http(404, "Transaction not found")
             if not rest:
-                return 200, chain.txs[txid], "application/json"
+                if txid in self.missing_prevout and self.variant == "mempool":
+                    raise _Http(500, "Transaction missing prevouts")
+                return 200, self._shown(txid), "application/json"
             if rest == ["outspends"]:
                 return 200, chain.outspends(txid), "application/json"
         raise _Http(404, f'endpoint does not exist "{path}"')
@@ -311,6 +317,15 @@ class EsploraServer:
             raise _Http(400, "Invalid Bitcoin address")
         return text
 
+    def _shown(self, txid: str) -> dict | None:
+        """A transaction as this backend shows it in a list, or None where it leaves it out."""
+        tx = self.chain.txs[txid]
+        if txid not in self.missing_prevout:
+            return tx
+        if self.variant == "mempool":
+            return None
+        return {**tx, "vin": [{**v, "prevout": None} if not v.get("is_coinbase") else v for v in tx["vin"]]}
+
     def _chain_page(self, address: str, last: str | None, q: dict) -> list[dict]:
         txids = self.chain.confirmed(address, self.variant)
         size = self.chain_page
@@ -321,7 +336,7 @@ class EsploraServer:
             if last not in txids:
                 return []  # unknown (or a mempool txid): 200 [] (notes §1.4)
             txids = txids[txids.index(last) + 1:]
-        return [self.chain.txs[t] for t in txids[:size]]
+        return [tx for tx in (self._shown(t) for t in txids[:size]) if tx is not None]
 
     def _txs(self, address: str, q: dict) -> list[dict]:
         mempool = self.chain.unconfirmed(address)

@@ -106,29 +106,37 @@ def test_a_bitcoin_address_is_a_seed_with_follow_btc_and_a_bad_one_is_one_line(t
         assert alone.exit_code == 2 and "--follow-btc" in alone.stderr
 
 
-def _tx(inputs: int, values: list[int], addresses: list[str] | None = None):
+def _tx(inputs: int, values: list[int], paid: int = 10**8, senders: int | None = None):
+    """`inputs` coins of `paid` sats from `senders` addresses (default: one each) into outputs of `values`."""
     from tracer.sources.esplora import BtcInput, BtcOutput, BtcTx
 
-    ins = tuple(BtcInput("ab" * 32, i, p2pkh(f"in{i}"), 10**8) for i in range(inputs))
-    addresses = addresses or [p2pkh(f"out{n}") for n in range(len(values))]
-    outs = tuple(BtcOutput(n, a, v, "p2pkh") for n, (a, v) in enumerate(zip(addresses, values)))
+    senders = senders or inputs
+    ins = tuple(BtcInput("ab" * 32, i, p2pkh(f"in{i % senders}"), paid) for i in range(inputs))
+    outs = tuple(BtcOutput(n, p2pkh(f"out{n}"), v, "p2pkh") for n, v in enumerate(values))
     return BtcTx("cd" * 32, HEIGHT0, 0, ins, outs, 1000)
 
 
-@pytest.mark.parametrize("inputs,values,kind", [
-    (5, [1_000_000] * 5, "whirlpool"),  # a Whirlpool 0.01 BTC mix: five in, five equal pool outputs
-    (6, [50_000_000] * 6, "whirlpool"),
-    (25, [10_000] * 8 + [20_000] * 8 + [40_000] * 8 + [7_777], "wasabi2"),
-    (4, [3_000_000] * 3 + [123_456], "joinmarket"),  # three equal, one change
-    (3, [2_000] * 3 + [10, 20], "equal-outputs"),  # BlockSci: three of five equal, below JoinMarket's floor
-    (2, [1_000_000, 1_000_000, 555], None),  # Stonewall-shaped: a payment and its decoy
-    (1, [1_000_000] * 5, None),  # one input: a batch payout, not a mix
-    (3, [1_000, 2_000, 3_000], None),
+@pytest.mark.parametrize("tx,kind", [
+    (_tx(5, [1_000_000] * 5, paid=1_000_000), "whirlpool"),  # a Whirlpool 0.01 BTC remix: five in, five out
+    (_tx(6, [50_000_000] * 6, paid=50_000_100), "whirlpool"),  # new entrants pay the pool plus the miner fee
+    (_tx(25, [10_000] * 8 + [20_000] * 8 + [40_000] * 8 + [7_777], paid=60_000), "wasabi2"),
+    (_tx(4, [3_000_000] * 3 + [123_456]), "joinmarket"),  # three equal, one change, four parties
+    (_tx(3, [2_000] * 3 + [10, 20]), "equal-outputs"),  # BlockSci: three of five equal, below JoinMarket's floor
+    (_tx(2, [1_000_000, 1_000_000, 555]), None),  # Stonewall-shaped: a payment and its decoy
+    (_tx(1, [1_000_000] * 5), None),  # one input: a batch payout, not a mix
+    (_tx(3, [1_000, 2_000, 3_000]), None),
+    # a thief's own splits into round equal amounts are payments, followed (one address's coins in)
+    (_tx(2, [10**8] * 3 + [5_000_000], paid=2 * 10**8, senders=1), None),
+    (_tx(2, [10**8] * 10 + [5_000_000], paid=6 * 10**8, senders=1), None),
+    (_tx(25, [10**8, 10**8, 2 * 10**8, 2 * 10**8, 3 * 10**8, 3 * 10**8], senders=1), None),
+    (_tx(5, [1_000_000] * 5, paid=1_000_000, senders=1), None),
+    (_tx(3, [1_000_000] * 4 + [7_000_000, 9_000_000]), None),  # an exchange's batch: four equal, three parties
+    (_tx(6, [50_000_000] * 6), None),  # Whirlpool-shaped outputs, but inputs that are no pool's
 ])
-def test_coinjoin_shapes_are_told_from_payments(inputs, values, kind):
+def test_coinjoin_shapes_are_told_from_payments(tx, kind):
     from tracer.btc import coinjoin_kind
 
-    assert coinjoin_kind(_tx(inputs, values)) == kind
+    assert coinjoin_kind(tx) == kind
 
 
 def test_a_coinjoins_outputs_are_not_followed(tmp_path):
@@ -136,7 +144,7 @@ def test_a_coinjoins_outputs_are_not_followed(tmp_path):
 
     chain = BtcChain()
     seed = p2pkh("mixer-user")
-    coins = [chain.coinbase(seed, 2_000_000, HEIGHT0)] + [chain.coinbase(p2pkh(f"peer{i}"), 2_000_000, HEIGHT0)
+    coins = [chain.coinbase(seed, 1_000_100, HEIGHT0)] + [chain.coinbase(p2pkh(f"peer{i}"), 1_000_100, HEIGHT0)
                                                           for i in range(4)]
     outs = [(p2pkh(f"mixed{i}"), 1_000_000) for i in range(5)]
     mix = chain.spend([(c, 0) for c in coins], outs, HEIGHT0 + 1)
@@ -151,3 +159,91 @@ def test_a_coinjoins_outputs_are_not_followed(tmp_path):
     followed = {r[0] for r in conn.execute("SELECT address FROM addresses WHERE followed=1")}
     conn.close()
     assert flags == {"coinjoin,coinjoin-whirlpool"} and followed == {f"btc:{seed}"}
+
+
+def _deposits(home, seed: str, vault: str, dests: list[str]) -> list[str]:
+    b = scenario.Builder(home)
+    b.fund(seed, 100 * ETHER)
+    return [b.send(seed, vault, 5 * ETHER, data="0x" + f"=:BTC.BTC:{d}".encode().hex()) for d in dests]
+
+
+def _trace(db, home, server, *extra):
+    return run_cli("trace", scenario.addr("btc-seed"), "--db", db, "--rpc-url", home.url, "--follow-btc",
+                   "--btc-url", server.url, "--btc-rate", "1000", "--hops", "3", "--json", "--quiet", *extra)
+
+
+@needs_anvil
+def test_a_swap_paid_out_in_parts_starts_the_leg_at_the_first_part_and_forged_memos_move_nothing(tmp_path):
+    seed, vault = scenario.addr("btc-seed"), scenario.addr("btc-thor-vault")
+    with Anvil(chain_id=1) as home:
+        deposit, = _deposits(home, seed, vault, [DEST])
+        memo = b"OUT:" + deposit[2:].upper().encode()
+        btc = BtcChain()
+        thor, stranger = p2pkh("thor-vault"), p2pkh("forger")
+        old = btc.coinbase(stranger, 10**8, HEIGHT0 - 30)
+        # a replay of the memo mined hours before the deposit: proves nothing, and what follows it is no trail
+        early = btc.spend([(old, 0)], [(DEST, 50_000_000), (stranger, 49_990_000)], HEIGHT0 - 20, op_return=memo)
+        btc.spend([(early, 1)], [(p2pkh("ancient"), 49_990_000)], HEIGHT0 - 19)
+        funds = btc.coinbase(thor, 50 * BTC, HEIGHT0 + 1)
+        part1 = btc.spend([(funds, 0)], [(DEST, 10_000_000), (thor, 50 * BTC - 10_010_000)], HEIGHT0 + 5, op_return=memo)
+        btc.spend([(part1, 1)], [(p2pkh("first-part"), 9_990_000)], HEIGHT0 + 6)
+        part2 = btc.spend([(part1, 2)], [(DEST, 10_000_000), (thor, 50 * BTC - 20_030_000)], HEIGHT0 + 8, op_return=memo)
+        btc.spend([(part2, 1)], [(p2pkh("second-part"), 9_990_000)], HEIGHT0 + 9)
+        forged = btc.coinbase(stranger, 10**6, HEIGHT0 + 10)
+        btc.spend([(forged, 0)], [(DEST, 1_000), (stranger, 989_000)], HEIGHT0 + 11, op_return=memo)  # later dust
+        db = tmp_path / "case.db"
+        with EsploraServer(btc) as server:
+            runs = []
+            for _ in range(2):
+                result = _trace(db, home, server, "--graphml", tmp_path / "g.graphml")
+                assert result.exit_code == 0, result.output
+                runs.append(nx.read_graphml(tmp_path / "g.graphml", force_multigraph=True))
+    for graph in runs:  # the same graph on both nights
+        assert graph.nodes[f"btc:{p2pkh('first-part')}"]["hop"] == 2
+        assert graph.nodes[f"btc:{p2pkh('second-part')}"]["hop"] == 2
+        assert f"btc:{p2pkh('ancient')}" not in graph
+    conn = sqlite3.connect(db)
+    flags, detail = conn.execute("SELECT flags, detail FROM exits WHERE tx_hash=?", (deposit,)).fetchone()
+    reach = conn.execute("SELECT reach_block FROM addresses WHERE address=?", (f"btc:{DEST}",)).fetchone()[0]
+    conn.close()
+    assert "verified" in flags and json.loads(detail)["btc_outbound"] == part1 and reach == HEIGHT0 + 5
+
+
+@needs_anvil
+def test_a_crossing_is_verified_on_the_next_run_when_the_run_that_read_it_failed_before_the_check(tmp_path):
+    seed, vault = scenario.addr("btc-seed"), scenario.addr("btc-thor-vault")
+    other = p2pkh("second-destination")
+    with Anvil(chain_id=1) as home:
+        deposit, _ = _deposits(home, seed, vault, [DEST, other])
+        btc, a = build_btc(deposit)
+        db = tmp_path / "case.db"
+        with EsploraServer(btc) as server:
+            server.failing.add(other)  # the hop's other Bitcoin address cannot be read: the run fails after DEST
+            failed = _trace(db, home, server)
+            assert failed.exit_code == 6 and "HTTP 500" in failed.stderr, failed.output
+            server.failing.clear()
+            result = _trace(db, home, server, "--graphml", tmp_path / "g.graphml")
+            assert result.exit_code == 0, result.output
+    graph = nx.read_graphml(tmp_path / "g.graphml", force_multigraph=True)
+    bridge = [d for u, v, d in graph.edges(data=True) if d["kind"] == "bridge" and v == f"btc:{DEST}"]
+    assert "verified" in bridge[0]["flags"]
+    assert f"btc:{a['before']}" not in graph  # the leg starts at the outbound: the past before it is not followed
+    assert graph.nodes[f"btc:{a['next']}"]["hop"] == 2
+
+
+@needs_anvil
+def test_an_address_the_server_cannot_list_whole_waits_for_the_next_run_and_the_rest_goes_on(tmp_path):
+    seed, vault = scenario.addr("btc-seed"), scenario.addr("btc-thor-vault")
+    with Anvil(chain_id=1) as home:
+        deposit, = _deposits(home, seed, vault, [DEST])
+        btc, a = build_btc(deposit)
+        db = tmp_path / "case.db"
+        with EsploraServer(btc, "mempool") as server:
+            server.missing_prevout.add(a["peel_tx"])  # mempool.space leaves it out of DEST's and next's lists
+            first = _trace(db, home, server)
+            assert first.exit_code == 0, first.output
+            assert "ended after" in first.stderr and f"btc:{DEST}" in json.loads(first.stdout)["not_yet_indexed"]
+            server.missing_prevout.clear()
+            _trace(db, home, server, "--graphml", tmp_path / "g.graphml")
+    graph = nx.read_graphml(tmp_path / "g.graphml", force_multigraph=True)
+    assert graph.nodes[f"btc:{a['next']}"]["hop"] == 2  # read whole the next time

@@ -30,12 +30,16 @@ def coinjoin_kind(tx: BtcTx) -> str | None:
     """"whirlpool", "wasabi2", "joinmarket" or "equal-outputs" for a transaction shaped like a CoinJoin, else None.
 
     The rules are the published detectors the notes cite (§4): GraphSense's protocol detectors, BlockSci's
-    isCoinjoin and Esplora's isCoinJoinLike, with a Stonewall-shaped transaction (3-4 outputs, one value twice)
-    as a veto. Equal outputs cannot be told apart: the trail stops there, as at Tornado Cash on Ethereum."""
+    isCoinjoin, with a Stonewall-shaped transaction (3-4 outputs, one value twice) as a veto. Each needs the
+    participants a mix has: distinct input addresses at least as many as the equal outputs — a thief's own
+    split into round equal amounts (one address's coins in, 3 × 1 BTC out) is a payment, and is followed.
+    Equal outputs of a real mix cannot be told apart: the trail stops there, as at Tornado Cash."""
     values = [o.value for o in tx.outputs if o.address is not None]
     addresses = [o.address for o in tx.outputs if o.address is not None]
+    owners = [i.address for i in tx.inputs]
     n_in = len(tx.inputs)
-    if n_in < 2 or len(values) < 3 or len(set(addresses)) != len(addresses):
+    distinct_in = len({a for a in owners if a})
+    if n_in < 2 or len(values) < 3 or len(set(addresses)) != len(addresses) or distinct_in < 2:
         return None
     counts: dict[int, int] = {}
     for v in values:
@@ -43,14 +47,17 @@ def coinjoin_kind(tx: BtcTx) -> str | None:
     value, most = max(counts.items(), key=lambda kv: (kv[1], kv[0]))
     if len(values) in (3, 4) and sorted(counts.values()) == [1] * (len(values) - 2) + [2]:
         return None  # Stonewall: one value twice is a payment and its decoy, not a mix
-    if 5 <= n_in <= 8 and len(values) == n_in and most == len(values) and value in WHIRLPOOL_POOLS:
-        return "whirlpool"
-    if n_in >= 20 and sum(1 for c in counts.values() if c >= 2) >= 3 and min(values) >= 5_000:
-        return "wasabi2"
+    if most > distinct_in:
+        return None  # more equal outputs than parties to the transaction: one party's split or payout
+    if 5 <= n_in <= 8 and len(values) == n_in == distinct_in and most == len(values) and value in WHIRLPOOL_POOLS \
+            and all(i.value is not None and 0 <= i.value - value <= 110_000 for i in tx.inputs):
+        return "whirlpool"  # remixes bring the pool's amount, new entrants it plus the miner fee (100-110,000)
+    if n_in >= 20 and sum(1 for c in counts.values() if c >= 2) >= 3 and min(values) >= 5_000 \
+            and max(owners.count(a) for a in set(owners)) * 10 <= n_in:
+        return "wasabi2"  # no one owns more than a tenth of the inputs
     if most >= 3 and value > DUST[1] and most * 2 >= len(values) and most < len(values):
         return "joinmarket"
     participants = -(-len(values) // 2)  # BlockSci's isCoinjoin: as many equal outputs as half the outputs
-    distinct_in = len({i.address for i in tx.inputs if i.address})
     if most == participants >= 2 and participants <= min(n_in, distinct_in) and value not in DUST:
         return "equal-outputs"
     return None
@@ -68,10 +75,12 @@ def transfers_of(tx: BtcTx) -> list[Transfer]:
     first = node(senders[0]) if senders else COINBASE
     mix = coinjoin_kind(tx)
     flags = frozenset({COINJOIN_FLAG, f"coinjoin-{mix}"}) if mix else frozenset()
+    inbound = thorchain_outbound_of(tx)
+    memo = f"OUT:{inbound[2:].upper()}" if inbound else None  # kept with the edges: the crossing's proof
     out = [
         Transfer(tx_hash=tx.txid, kind=UTXO, position=str(o.n), block=tx.height, timestamp=tx.time or 0,
                  from_addr=first, to_addr=node(o.address), token=BTC_TOKEN, asset="BTC", decimals=8,
-                 amount=o.value, flags=flags)
+                 amount=o.value, flags=flags, memo=memo)
         for o in tx.outputs if o.address is not None
     ]
     for i, other in enumerate(senders[1:], start=1):

@@ -718,16 +718,28 @@ class Store:
                 c.execute("INSERT OR IGNORE INTO decoded_txs VALUES (?)", (h,))
         return new
 
+    def btc_outbounds(self, node: str) -> list[tuple[str, int, int, str]]:
+        """THORChain outbounds that paid `node` (btc:<address>): (txid, height, time, the inbound hash its
+        OUT: memo names, as Ethereum writes it)."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT tx_hash, block, timestamp, memo FROM transfers WHERE to_addr=? AND kind='utxo'"
+            " AND memo LIKE 'OUT:%' ORDER BY block, tx_hash", (node,)).fetchall()
+        return [(r["tx_hash"], r["block"], r["timestamp"], "0x" + r["memo"][4:].lower()) for r in rows]
+
     def verify_exit(self, tx_hash: str, log_index: int, protocol: str, btc_txid: str, btc_height: int) -> None:
         """The outbound transaction that paid a bridge deposit out on Bitcoin was found: flag the exit verified
-        and keep where (the Bitcoin leg starts there)."""
+        (the vault it went through is THORChain's, whatever was unconfirmed about it) and keep the earliest
+        outbound (the Bitcoin leg starts there)."""
         with self.transaction() as c:
             row = c.execute("SELECT flags, detail FROM exits WHERE tx_hash=? AND log_index=? AND protocol=?",
                             (tx_hash, log_index, protocol)).fetchone()
             if row is None:
                 return
-            flags = sorted(set(filter(None, row["flags"].split(","))) | {"verified"})
+            flags = sorted((set(filter(None, row["flags"].split(","))) - {"vault-unconfirmed"}) | {"verified"})
             detail = json.loads(row["detail"] or "{}")
+            known = detail.get("btc_outbound_height")
+            if isinstance(known, int) and known <= btc_height:
+                btc_txid, btc_height = detail.get("btc_outbound", btc_txid), known
             detail.update(btc_outbound=btc_txid, btc_outbound_height=btc_height)
             c.execute("UPDATE exits SET flags=?, detail=? WHERE tx_hash=? AND log_index=? AND protocol=?",
                       (",".join(flags), json.dumps(detail, sort_keys=True), tx_hash, log_index, protocol))

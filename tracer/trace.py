@@ -117,6 +117,7 @@ class TraceResult:
 
 
 _NEVER_FOLLOW = frozenset({ZERO_VALUE, COUNTERFEIT, LOOKALIKE, "coinjoin", "co-spend"})
+BTC_CLOCK_SLACK = 7_200  # seconds a Bitcoin block's time may lag (consensus allows up to two hours either way)
 FEW_PROBES = 4  # early first pages of the next hop that go ahead of everything but the screen (_start_probes)
 
 
@@ -153,6 +154,7 @@ class Tracer:
         self._early_screen: Screening | None = None  # the next hop's, started while this one drained
         self._early_probes: tuple[dict[str, int], Future] | None = None  # likewise: (reach blocks, probes)
         self._crossings: dict[str, list] = {}  # btc:<address> -> the exit rows (bridge deposits) swapped out to it
+        self._unverified_reach: set[str] = set()  # crossing nodes reached from 0 only until their outbound is found
 
     # ---- edge and node rules ------------------------------------------------------------
     def follows(self, t: Transfer) -> bool:
@@ -855,27 +857,31 @@ class Tracer:
             reach = int(outbound) if isinstance(outbound, int) else 0
             if node not in nodes and (node not in out or reach < out[node]):
                 out[node] = reach
+        for node, reach in out.items():
+            if reach == 0:  # from the whole history until the outbound is found (_verify_crossings)
+                self._unverified_reach.add(node)
         return out
 
     def _verify_crossings(self, addresses: list[str], nodes: dict[str, NodeState]) -> None:
         """A THORChain outbound to a followed Bitcoin address whose OP_RETURN names the Ethereum deposit
-        (`OUT:<hash>`) proves the crossing: the bridge edge is marked verified, and the Bitcoin leg starts at
-        that outbound's block, not at the address's whole history."""
-        txs = getattr(self.source, "txs", None)
-        if not txs:
-            return
-        from .btc import thorchain_outbound_of
-
+        (`OUT:<hash>`), mined after it, proves the crossing: the bridge edge is marked verified, and the Bitcoin
+        leg starts at the earliest such outbound (a large swap is paid out in parts), not at the address's whole
+        history. Read from the store (the memo is kept with the outbound's edges), so a run that stopped before
+        this step verifies it the next time."""
         for node in (a for a in addresses if a in self._crossings):
-            address = node[4:]
-            for tx in txs.values():
-                inbound = thorchain_outbound_of(tx)
-                if inbound is None or not any(o.address == address for o in tx.outputs):
+            outbounds = self.store.btc_outbounds(node)
+            earliest = None
+            for r in self._crossings[node]:
+                if r["protocol"] != "thorchain":
                     continue
-                for r in self._crossings[node]:
-                    if r["tx_hash"] == inbound and r["protocol"] == "thorchain":
-                        self.store.verify_exit(r["tx_hash"], r["log_index"], r["protocol"], tx.txid, tx.height)
-                        nodes[node].reach_block = max(nodes[node].reach_block, tx.height)
+                found = [(block, txid) for txid, block, when, inbound in outbounds  # (block times may run 2 h slow)
+                         if inbound == r["tx_hash"] and when >= int(r["timestamp"]) - BTC_CLOCK_SLACK]
+                if found:
+                    block, txid = min(found)
+                    self.store.verify_exit(r["tx_hash"], r["log_index"], r["protocol"], txid, block)
+                    earliest = block if earliest is None else min(earliest, block)
+            if earliest is not None and node in self._unverified_reach:  # (never raise a reach another path set)
+                nodes[node].reach_block = earliest
 
     def _is_exit_service(self, address: str) -> bool:
         label = self._label(address)

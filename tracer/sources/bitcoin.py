@@ -12,18 +12,19 @@ from collections.abc import Iterator
 from ..btc import transfers_of
 from ..models import Transfer
 from .base import FetchTask
-from .esplora import BtcTx, EsploraClient
+from .esplora import EsploraClient, IncompleteHistory
 
 BTC_ACTION = "btc-txs"
 
 
 class BitcoinSource:
-    def __init__(self, home, esplora: EsploraClient):
+    def __init__(self, home, esplora: EsploraClient, warn=lambda message: None):
         self.home = home
         self.esplora = esplora
         self.name = home.name
         self._tip: int | None = None
-        self.txs: dict[str, BtcTx] = {}  # every transaction read this run, by txid (the bridge check reads them)
+        self._incomplete: set[str] = set()  # nodes whose history could not be read whole this run
+        self._warn = warn
 
     def __getattr__(self, name):  # everything not Bitcoin's is the wrapped source's
         return getattr(self.home, name)
@@ -81,14 +82,22 @@ class BitcoinSource:
             tip = self.head_for(task.address)
             stats = self.esplora.address(address)
             found: list[Transfer] = []
-            for tx in self.esplora.history(address, stats=stats, tip=tip, since=task.start):
+            try:
+                history = self.esplora.history(address, stats=stats, tip=tip, since=task.start)
+            except IncompleteHistory as exc:  # this address waits for the next run (its cursor stays); others go on
+                self._incomplete.add(task.address)
+                self._warn(str(exc))
+                history = []
+            for tx in history:
                 if task.start <= tx.height <= task.end:
-                    self.txs[tx.txid] = tx
                     found.extend(transfers_of(tx))
             yield task, found
 
     def take_incomplete(self, address: str) -> set[str]:
         if address.startswith("btc:"):
+            if address in self._incomplete:
+                self._incomplete.discard(address)
+                return {BTC_ACTION}
             return set()
         take = getattr(self.home, "take_incomplete", None)
         return take(address) if take else set()

@@ -84,6 +84,11 @@ class AddressStats:
     spent: int
 
 
+class IncompleteHistory(SourceError):
+    """One address's history could not be read whole this time (see EsploraClient.history): that address is
+    left for the next run, the others go on."""
+
+
 class _Retry(Exception):
     def __init__(self, problem: str, throttled: bool = False):
         super().__init__(problem)
@@ -153,28 +158,32 @@ class EsploraClient:
         out: list[BtcTx] = []
         ids: set[str] = set()
         last: str | None = None
-        counted = 0
+        counted = 0  # read (or listed and unreadable) at or below the tip: the early stop
+        listed = 0  # read or listed at any height: what the count must be reached by at the end
         while True:
             path = f"/address/{quote(address, safe='')}/txs/chain" + (f"/{last}" if last else "")
             page = self._get(path)
             if not isinstance(page, list):
                 raise MalformedResponseError(f"esplora {self._host}: a history page is not a list")
             if not page:
-                if tip is not None and last is not None and counted < stats.tx_count:
+                if last is not None and listed < stats.tx_count:
                     # the cursor led nowhere before the count was reached: the server answers [] for a txid it
-                    # no longer has (a reorganised block); never taken as the end of the history
-                    raise SourceError(f"esplora {self._host}: the history of {address} ended after {counted} of "
-                                      f"{stats.tx_count} transactions (its page cursor vanished: a reorganised "
-                                      "block?); nothing of it was kept, rerun to read it again")
+                    # no longer has (a reorganised block), and mempool.space leaves out a transaction whose
+                    # prevouts it cannot resolve; never taken as the end of the history
+                    raise IncompleteHistory(f"esplora {self._host}: the history of {address} ended after {listed} of "
+                                            f"{stats.tx_count} transactions (a vanished page cursor, or a "
+                                            "transaction the server leaves out); it is read again next run")
                 return out
             for raw in page:
                 tx = self._parse(raw, address)
+                listed += 1
                 if tx is None:
                     counted += 1  # listed, unreadable (see rejected): it counts as read
                     continue
                 if tx.txid in known or tx.confirmed and tx.height < since:
                     return out
                 if tx.txid in ids or not tx.confirmed:
+                    listed -= 1
                     continue  # (read once; an unconfirmed one is never on /txs/chain, nor trusted there)
                 ids.add(tx.txid)
                 out.append(tx)
@@ -201,7 +210,7 @@ class EsploraClient:
     def tx(self, txid: str) -> BtcTx | None:
         """The transaction, or None where the server does not know it (404 "Transaction not found")."""
         try:
-            raw = self._get(f"/tx/{txid}")
+            raw = self._get(f"/tx/{txid}", missing_ok=True)
         except _NotFound:
             return None
         return self._parse(raw, "")
@@ -224,7 +233,7 @@ class EsploraClient:
         self._session.close()
 
     # ---- one GET, with the retry policy ----------------------------------------------------------
-    def _get(self, path: str, text: bool = False) -> Any:
+    def _get(self, path: str, text: bool = False, missing_ok: bool = False) -> Any:
         url = self.url + path
         throttles = transient = 0
         problem = ""
@@ -233,7 +242,7 @@ class EsploraClient:
             with self._lock:
                 self.requests += 1
             try:
-                return self._once(url, text)
+                return self._once(url, text, missing_ok)
             except _Retry as exc:
                 problem = exc.problem
                 if exc.throttled:
@@ -255,7 +264,7 @@ class EsploraClient:
             else:
                 self.pacer.success(started)
 
-    def _once(self, url: str, text: bool) -> Any:
+    def _once(self, url: str, text: bool, missing_ok: bool = False) -> Any:
         try:
             resp = self._session.get(url, timeout=self.timeout)
         except requests.Timeout:
@@ -267,7 +276,7 @@ class EsploraClient:
             raise _Retry(_gist(body, resp.headers.get("Content-Type", "")), throttled=True)
         if resp.status_code in (500, 502, 503, 504):
             raise _Retry(f"HTTP {resp.status_code} {_gist(body, resp.headers.get('Content-Type', ''))}")
-        if resp.status_code == 404 and body.strip() == "Transaction not found":
+        if resp.status_code == 404 and body.strip() == "Transaction not found" and missing_ok:
             raise _NotFound()
         if resp.status_code != 200:
             what = _gist(body, resp.headers.get("Content-Type", ""))
@@ -298,9 +307,11 @@ class EsploraClient:
             inputs, outputs = [], []
             for v in _list(raw, "vin"):
                 prev = v.get("prevout")
-                if v.get("is_coinbase") is True or prev is None:
+                if v.get("is_coinbase") is True:
                     inputs.append(BtcInput("", 0, None, None))
                     continue
+                if prev is None:  # Blockstream's answer when it cannot resolve a prevout: whose coin is unknown
+                    raise ValueError("an input's prevout is missing (the server could not resolve it)")
                 if not isinstance(prev, dict) or not _is_sats(prev.get("value")) or not _is_count(v.get("vout")) \
                         or not isinstance(v.get("txid"), str) or not _HEX64.fullmatch(v["txid"].lower()):
                     raise ValueError("an input is malformed")
