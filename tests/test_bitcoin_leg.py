@@ -55,9 +55,24 @@ def test_one_trace_crosses_into_bitcoin_and_follows_the_coins(tmp_path, variant)
                              "--btc-rate", "1000", "--hops", "4", "--json", "--quiet", "--graphml", graphml)
             assert result.exit_code == 0, result.output
             first_requests = len(server.log)
+            server.log.clear()
             again = run_cli("trace", seed, "--db", db, "--rpc-url", home.url, "--follow-btc", "--btc-url", server.url,
                             "--btc-rate", "1000", "--hops", "4", "--json", "--quiet")
             assert again.exit_code == 0 and json.loads(again.stdout)["new_transfers"] == 0, again.output
+            # a quiet night on Bitcoin is a screen: one /address per followed Bitcoin address, no page
+            followed = [a[k] for k in ("next", "peel", "joined")] + [DEST]
+            assert sorted(server.log) == sorted(f"/api/address/{x}" for x in followed), server.log
+            later = btc.spend([(a["peel_tx"], 1)], [(p2pkh("later"), 4_980_000)], btc.tip + 1)  # peel moves on
+            server.log.clear()
+            moved = run_cli("trace", seed, "--db", db, "--rpc-url", home.url, "--follow-btc", "--btc-url",
+                            server.url, "--btc-rate", "1000", "--hops", "4", "--json", "--quiet")
+            assert moved.exit_code == 0 and json.loads(moved.stdout)["new_transfers"] == 1, moved.output
+            paged = {p.split("/")[3] for p in server.log if "/txs/chain" in p}
+            assert paged == {a["peel"], p2pkh("later")}  # the address that moved, and the one it paid (a new hop)
+            conn = sqlite3.connect(db)
+            assert conn.execute("SELECT from_addr, to_addr FROM transfers WHERE tx_hash=?", (later,)).fetchall() == [
+                (f"btc:{a['peel']}", f"btc:{p2pkh('later')}")]
+            conn.close()
     graph = nx.read_graphml(graphml, force_multigraph=True)
     dest = f"btc:{DEST}"
     (u, v, d), = [(u, v, d) for u, v, d in graph.edges(data=True) if d["kind"] == "bridge"]

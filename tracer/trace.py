@@ -117,6 +117,7 @@ class TraceResult:
 
 
 _NEVER_FOLLOW = frozenset({ZERO_VALUE, COUNTERFEIT, LOOKALIKE, "coinjoin", "co-spend"})
+BTC_SCREEN = "btc-txs"  # the screen's key for a Bitcoin address: its confirmed transactions' count
 BTC_CLOCK_SLACK = 7_200  # seconds a Bitcoin block's time may lag (consensus allows up to two hours either way)
 FEW_PROBES = 4  # early first pages of the next hop that go ahead of everything but the screen (_start_probes)
 
@@ -621,10 +622,19 @@ class Tracer:
         finally:
             flush()  # what is complete is kept, even when the source fails part-way
 
+    def _screened(self, address: str) -> bool:
+        """Screened by balance before a rerun fetches it: this chain's addresses, and Bitcoin's by their count of
+        transactions; not other EVM chains' (each night reads their new blocks)."""
+        return ":" not in address or address.startswith("btc:") and hasattr(self.source, "esplora")
+
+    def _first_action(self, address: str) -> str:
+        actions = self.source.actions_for(address) if hasattr(self.source, "actions_for") else self.source.actions
+        return actions[0]
+
     def _screen_home(self, level: list[str], seeds: set[str]) -> tuple[list[str], list[tuple[str, str]]]:
         """Which of a level's addresses (and held tokens) a screen reads: every one that may be followed (a few
         more than will be: contracts found by the probes are not)."""
-        home = [a for a in level if ":" not in a and (a in seeds or not self._service_label(a))]
+        home = [a for a in level if self._screened(a) and (a in seeds or not self._service_label(a))]
         return home, [(a, t) for a in home for t in self.store.held_tokens(a)]  # the store is read here, not there
 
     def _few_counterparties(self, address: str, items: list[Transfer]) -> bool:
@@ -715,7 +725,7 @@ class Tracer:
         """
         if not self.options.screen or not hasattr(self.source, "balances"):
             return {}, set(), head
-        home = [a for a in addresses if ":" not in a]
+        home = [a for a in addresses if self._screened(a)]
         if not home:
             return {}, set(), head
         self.progress.start_stage("screening balances", len(home))
@@ -734,10 +744,12 @@ class Tracer:
         for a in home:
             if a not in eth:
                 continue
-            snapshot[a] = {(a, "ETH"): eth[a], **{(x, t): v for (x, t), v in tokens.items() if x == a}}
+            # (a Bitcoin address's "balance" is its count of confirmed transactions: see BitcoinSource.balances)
+            snapshot[a] = {(a, BTC_SCREEN if a.startswith("btc:") else "ETH"): eth[a],
+                           **{(x, t): v for (x, t), v in tokens.items() if x == a}}
         unchanged = {
             a for a, snap in snapshot.items()
-            if a not in probes and self.store.cursor(a, self.source.actions[0]) is not None
+            if a not in probes and self.store.cursor(a, self._first_action(a)) is not None
             and all(stored.get(k) == v for k, v in snap.items())
         }
         if len(unchanged) < len(addresses):  # something will be fetched: up to a head read after the screen

@@ -60,7 +60,16 @@ class BitcoinSource:
         return inner(node) if inner else None
 
     def balances(self, addresses):
-        return self.home.balances([a for a in addresses if ":" not in a])
+        """ETH balances of this chain's addresses, and for each Bitcoin address the number of its confirmed
+        transactions (one /address request): any movement, in or out, adds one, so an unchanged count means
+        nothing to fetch — the screen's test, as a changed ETH balance is on Ethereum. Read before the tip the
+        fetch runs to (the tip is read afresh after each hop's fetch)."""
+        home = [a for a in addresses if ":" not in a]
+        out = dict(self.home.balances(home)) if home else {}
+        for a in addresses:
+            if a.startswith("btc:"):
+                out[a] = self.esplora.address(a[4:]).tx_count
+        return out
 
     def token_balances(self, pairs):
         return self.home.token_balances([p for p in pairs if ":" not in p[0]])
@@ -92,6 +101,7 @@ class BitcoinSource:
                 if task.start <= tx.height <= task.end:
                     found.extend(transfers_of(tx))
             yield task, found
+        self._tip = None  # the next hop plans up to a tip read after its own screen
 
     def take_incomplete(self, address: str) -> set[str]:
         if address.startswith("btc:"):
