@@ -24,6 +24,7 @@ class BitcoinSource:
         self.name = home.name
         self._tip: int | None = None
         self._incomplete: set[str] = set()  # nodes whose history could not be read whole this run
+        self._stats: dict = {}  # node -> its /address answer read by this hop's screen (before the tip)
         self._warn = warn
 
     def __getattr__(self, name):  # everything not Bitcoin's is the wrapped source's
@@ -68,7 +69,8 @@ class BitcoinSource:
         out = dict(self.home.balances(home)) if home else {}
         for a in addresses:
             if a.startswith("btc:"):
-                out[a] = self.esplora.address(a[4:]).tx_count
+                self._stats[a] = stats = self.esplora.address(a[4:])  # the fetch's count too: read once
+                out[a] = stats.tx_count
         return out
 
     def token_balances(self, pairs):
@@ -89,7 +91,7 @@ class BitcoinSource:
         for task in (t for t in tasks if t.address.startswith("btc:")):
             address = task.address[4:]
             tip = self.head_for(task.address)
-            stats = self.esplora.address(address)
+            stats = self._stats.pop(task.address, None) or self.esplora.address(address)
             found: list[Transfer] = []
             try:
                 history = self.esplora.history(address, stats=stats, tip=tip, since=task.start)
