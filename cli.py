@@ -408,20 +408,20 @@ FEED_CHAIN_NODES = {"arbi": "arb", "bsc": "bsc", "btc": "btc"}  # the feed's cha
 
 def _parse_start(text: str, follow_btc: bool) -> str:
     """An Ethereum address, or with --follow-btc a Bitcoin one (checksum checked) as its btc:<address> node."""
+    from tracer.btc import node_for
     from tracer.chain_addresses import check
 
-    stripped = text.strip()
-    if stripped[:2].lower() == "0x":
+    if text.strip()[:2].lower() == "0x":
         return parse_address(text)
-    checked = check("btc", stripped)
+    node = node_for(text)
     if not follow_btc:
-        if checked.address is not None:
-            raise InputError(f"{checked.address} is a Bitcoin address: trace it with --follow-btc")
+        if node is not None:
+            raise InputError(f"{node[4:]} is a Bitcoin address: trace it with --follow-btc")
         return parse_address(text)
-    if checked.address is None:
+    if node is None:
         raise InputError(f"invalid address {text[:100]!r}: neither 0x and 40 hex digits nor a Bitcoin address "
-                         f"({checked.problem})")
-    return f"btc:{checked.address}"
+                         f"({check('btc', text.strip()).problem})")
+    return node
 
 
 def _traced_chains(chain_keys: str, case_name: str | None, follow_btc: bool = False) -> list[str]:
@@ -520,6 +520,14 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
     from tracer.store import Store
     from tracer.trace import TraceOptions, Tracer
 
+    given = click.get_current_context().get_parameter_source("btc_url")
+    if btc_url is not None and not follow_btc and given == click.core.ParameterSource.COMMANDLINE:
+        # (TRACER_BTC_URL alone, set for other cases in the same environment, is no mistake)
+        raise click.BadParameter("is for --follow-btc (give both)", param_hint="--btc-url")
+    if follow_btc and btc_url is not None:
+        from tracer.sources.urls import validate_url
+
+        validate_url(btc_url, "--btc-url")
     starts = [_parse_start(a, follow_btc) for a in addresses]
     chains = _traced_chains(chain_keys, case_name, follow_btc)
     if case_name:
@@ -560,20 +568,10 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
         source = _with_other_chains(source, explorer_url, rate, page_size, timeout, retries, chain_explorers,
                                     explorer_dialect, max_requests, "--follow-bridges" if follow_bridges else
                                     "--chains " + ",".join(chains))
-    given = click.get_current_context().get_parameter_source("btc_url")
-    if btc_url is not None and not follow_btc and given == click.core.ParameterSource.COMMANDLINE:
-        source.close()  # (TRACER_BTC_URL alone, set for other cases in the same environment, is no mistake)
-        raise click.BadParameter("is for --follow-btc (give both)", param_hint="--btc-url")
     if follow_btc:
         from tracer.sources.bitcoin import BitcoinSource
         from tracer.sources.esplora import DEFAULT_URL, EsploraClient
-        from tracer.sources.urls import validate_url
 
-        try:
-            validate_url(btc_url if btc_url is not None else DEFAULT_URL, "--btc-url")
-        except InputError:
-            source.close()
-            raise
         source = BitcoinSource(source, EsploraClient(btc_url or DEFAULT_URL, rate=btc_rate, timeout=timeout,
                                                      retries=retries),
                                warn=lambda message: click.echo(f"tracer: warning: {redact(message)}", err=True))

@@ -11,8 +11,12 @@ outputs an address spent into through them (Store.btc_spends).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .models import Transfer
-from .sources.esplora import BtcTx
+
+if TYPE_CHECKING:  # (the tracer reads the flags below without loading the HTTP client)
+    from .sources.esplora import BtcTx
 
 UTXO = "utxo"
 CO_SPEND = "co-spend"
@@ -65,6 +69,15 @@ def coinjoin_kind(tx: BtcTx) -> str | None:
 
 def node(address: str) -> str:
     return f"btc:{address}"
+
+
+def node_for(text: str) -> str | None:
+    """The node of a Bitcoin address as written anywhere (a memo, a seed list, the command line): checksum
+    checked, one spelling per address (bech32 may be written upper-case); None if it is not one."""
+    from .chain_addresses import check
+
+    address = check("btc", text.strip()).address
+    return node(address) if address else None
 
 
 def transfers_of(tx: BtcTx) -> list[Transfer]:

@@ -91,10 +91,10 @@ class Exit:
         evm_address = self.dest_address.lower().startswith("0x") and len(self.dest_address) == 42
         if self.dest_chain in ("eth", "") and evm_address:
             return self.dest_address.lower()
-        if self.dest_chain == "btc":  # one spelling per address (bech32 may be written upper-case in a memo)
-            from .chain_addresses import check
+        if self.dest_chain == "btc":
+            from .btc import node_for
 
-            return f"btc:{check('btc', self.dest_address).address or self.dest_address}"
+            return node_for(self.dest_address) or f"btc:{self.dest_address}"
         return f"{self.dest_chain}:{self.dest_address.lower() if evm_address else self.dest_address}"
 
     def detail_json(self) -> str:

@@ -28,6 +28,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
 from . import codes
+from .btc import CO_SPEND_FLAG, COINJOIN_FLAG
 from .exits import decode_receipt, exit_from_memo, is_exit_venue
 from .errors import QuotaError, TracerError
 from .labels import SERVICE_CATEGORIES, best_label, decoder_of, known_code
@@ -116,7 +117,7 @@ class TraceResult:
         }
 
 
-_NEVER_FOLLOW = frozenset({ZERO_VALUE, COUNTERFEIT, LOOKALIKE, "coinjoin", "co-spend"})
+_NEVER_FOLLOW = frozenset({ZERO_VALUE, COUNTERFEIT, LOOKALIKE, COINJOIN_FLAG, CO_SPEND_FLAG})
 BTC_SCREEN = "btc-txs"  # the screen's key for a Bitcoin address: its confirmed transactions' count
 BTC_CLOCK_SLACK = 7_200  # seconds a Bitcoin block's time may lag (consensus allows up to two hours either way)
 FEW_PROBES = 4  # early first pages of the next hop that go ahead of everything but the screen (_start_probes)
@@ -518,7 +519,7 @@ class Tracer:
                     tasks.append(FetchTask(address, action, reach, head))
                     cursors[action] = Cursor(reach, head)
             return tasks, cursors
-        actions = self.source.actions_for(address) if hasattr(self.source, "actions_for") else self.source.actions
+        actions = self._actions(address)
         if hasattr(self.source, "head_for"):
             head = self.source.head_for(address) or head
         for action in actions:
@@ -627,9 +628,9 @@ class Tracer:
         transactions; not other EVM chains' (each night reads their new blocks)."""
         return ":" not in address or address.startswith("btc:") and hasattr(self.source, "esplora")
 
-    def _first_action(self, address: str) -> str:
-        actions = self.source.actions_for(address) if hasattr(self.source, "actions_for") else self.source.actions
-        return actions[0]
+    def _actions(self, address: str) -> tuple[str, ...]:
+        """The histories kept for `address` (another chain's, or Bitcoin's, may differ from this chain's)."""
+        return self.source.actions_for(address) if hasattr(self.source, "actions_for") else self.source.actions
 
     def _screen_home(self, level: list[str], seeds: set[str]) -> tuple[list[str], list[tuple[str, str]]]:
         """Which of a level's addresses (and held tokens) a screen reads: every one that may be followed (a few
@@ -749,7 +750,7 @@ class Tracer:
                            **{(x, t): v for (x, t), v in tokens.items() if x == a}}
         unchanged = {
             a for a, snap in snapshot.items()
-            if a not in probes and self.store.cursor(a, self._first_action(a)) is not None
+            if a not in probes and self.store.cursor(a, self._actions(a)[0]) is not None
             and all(stored.get(k) == v for k, v in snap.items())
         }
         if len(unchanged) < len(addresses):  # something will be fetched: up to a head read after the screen
@@ -853,17 +854,16 @@ class Tracer:
         address's history, until the outbound is found (_verify_crossings)."""
         if not hasattr(self.source, "esplora"):
             return {}
-        from .chain_addresses import check
+        from .btc import node_for
 
         wanted = set(addresses)
         out: dict[str, int] = {}
         for r in self.store.exit_rows():
             if r["depositor"] not in wanted or r["dest_chain"] != "btc":
                 continue
-            address = check("btc", r["dest_address"]).address
-            if address is None:
+            node = node_for(r["dest_address"])
+            if node is None:
                 continue
-            node = f"btc:{address}"
             self._crossings.setdefault(node, []).append(r)
             outbound = json.loads(r["detail"] or "{}").get("btc_outbound_height")
             reach = int(outbound) if isinstance(outbound, int) else 0
