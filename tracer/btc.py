@@ -11,6 +11,7 @@ outputs an address spent into through them (Store.btc_spends).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .models import Transfer
@@ -67,6 +68,96 @@ def coinjoin_kind(tx: BtcTx) -> str | None:
     return None
 
 
+CHANGE_FLAG = "change"
+CHANGE_CONFIDENCE = {"high": 0.9, "medium": 0.7, "low": 0.4}  # the graph's `confidence`, as for mixer links
+
+
+@dataclass(frozen=True)
+class Change:
+    """The output a transaction most likely paid back to its sender, and why."""
+    vout: int
+    heuristics: tuple[str, ...]  # the agreeing heuristics, in the order of CHANGE_HEURISTICS
+    confidence: str  # "high", "medium" or "low"
+
+    @property
+    def flags(self) -> frozenset[str]:
+        return frozenset({CHANGE_FLAG, f"change-{self.confidence}", *(f"change-{h}" for h in self.heuristics)})
+
+    @property
+    def same_owner(self) -> bool:
+        """Sure enough that the trail goes on along it without counting a hop (a peel chain's change)."""
+        return self.confidence != "low"
+
+
+CHANGE_HEURISTICS = ("address-reuse", "script-type", "round-amount", "optimal-change", "peel-chain")
+
+
+def _trailing_zeros(value: int) -> int:
+    n = 0
+    while value and value % 10 == 0:
+        value //= 10
+        n += 1
+    return n
+
+
+def change_of(tx: BtcTx) -> Change | None:
+    """The likely change output of an ordinary payment (2-10 outputs with addresses, no CoinJoin), or None.
+
+    Each heuristic of the notes (§4) votes for one output; no single one is trusted alone (BlockSci's warning),
+    and outputs named by different heuristics leave the transaction undecided:
+    - address-reuse: the one output paid back to an input's address (GraphSense's "direct change");
+    - script-type: the inputs share one script type and exactly one output has it;
+    - round-amount: of two outputs, the one with 3 or more fewer trailing decimal zeros (Esplora's rule: the
+      round one is the payment);
+    - optimal-change: with several inputs, the one output smaller than every input (else an input was not needed);
+    - peel-chain: one input, two outputs: the larger goes on (bitcoinprivacy.wiki's peel chain, BlockSci's shape).
+    Confidence: high when the address is reused or three agree, medium when two do, low for one."""
+    if coinjoin_kind(tx) is not None:
+        return None  # the notes' rule: no change heuristics inside a CoinJoin
+    outs = [o for o in tx.outputs if o.address is not None]
+    ins = list(tx.inputs)
+    if not 2 <= len(outs) <= 10 or not ins or any(i.address is None or i.value is None for i in ins):
+        return None
+    if len({o.address for o in outs}) != len(outs):
+        return None  # two outputs to one address: no single change output to name
+    votes: dict[int, list[str]] = {}
+    owners = {i.address for i in ins}
+    reused = [o for o in outs if o.address in owners]
+    if len(reused) == 1:
+        votes.setdefault(reused[0].n, []).append("address-reuse")
+    in_types = {i.script_type for i in ins}
+    if len(in_types) == 1 and "" not in in_types:
+        same = [o for o in outs if o.script_type in in_types]
+        if len(same) == 1:
+            votes.setdefault(same[0].n, []).append("script-type")
+    if len(outs) == 2:
+        a, b = outs
+        za, zb = _trailing_zeros(a.value), _trailing_zeros(b.value)
+        if abs(za - zb) >= 3:
+            votes.setdefault((a if za < zb else b).n, []).append("round-amount")
+    if len(ins) >= 2:
+        smallest = min(i.value or 0 for i in ins)
+        below = [o for o in outs if o.value < smallest]
+        if len(below) == 1:
+            votes.setdefault(below[0].n, []).append("optimal-change")
+    if len(ins) == 1 and len(outs) == 2 and outs[0].value != outs[1].value:
+        votes.setdefault(max(outs, key=lambda o: o.value).n, []).append("peel-chain")
+    if len(votes) != 1:
+        return None  # no signal, or heuristics that disagree
+    (vout, named), = votes.items()
+    confidence = "high" if "address-reuse" in named or len(named) >= 3 else "medium" if len(named) == 2 else "low"
+    return Change(vout, tuple(h for h in CHANGE_HEURISTICS if h in named), confidence)
+
+
+def change_flags(flags: frozenset[str]) -> tuple[str, float] | None:
+    """(heuristics "a;b", confidence) of an edge marked as change, for the graph; None for any other edge."""
+    if CHANGE_FLAG not in flags:
+        return None
+    named = ";".join(h for h in CHANGE_HEURISTICS if f"change-{h}" in flags)
+    level = next((c for c in CHANGE_CONFIDENCE if f"change-{c}" in flags), "low")
+    return named, CHANGE_CONFIDENCE[level]
+
+
 def node(address: str) -> str:
     return f"btc:{address}"
 
@@ -90,10 +181,11 @@ def transfers_of(tx: BtcTx) -> list[Transfer]:
     flags = frozenset({COINJOIN_FLAG, f"coinjoin-{mix}"}) if mix else frozenset()
     inbound = thorchain_outbound_of(tx)
     memo = f"OUT:{inbound[2:].upper()}" if inbound else None  # kept with the edges: the crossing's proof
+    change = None if mix or inbound else change_of(tx)  # (a THORChain vault's change stays with THORChain)
     out = [
         Transfer(tx_hash=tx.txid, kind=UTXO, position=str(o.n), block=tx.height, timestamp=tx.time or 0,
                  from_addr=first, to_addr=node(o.address), token=BTC_TOKEN, asset="BTC", decimals=8,
-                 amount=o.value, flags=flags, memo=memo)
+                 amount=o.value, flags=flags | change.flags if change and change.vout == o.n else flags, memo=memo)
         for o in tx.outputs if o.address is not None
     ]
     for i, other in enumerate(senders[1:], start=1):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import networkx as nx
 
+from .btc import CHANGE_FLAG, change_flags
 from .labels import annotation_flags, best_label, current_category, display_label, known_code, on_trail
 from .models import POISON_FLAGS, to_float
 from .safe_text import for_file, for_spreadsheet
@@ -69,6 +70,10 @@ def build_graph(store: Store, taint_model: str = "haircut", taint=None) -> nx.Mu
             flags=flags,
             taint_wei=str(taint.edges.get(key, 0)),
         )
+        if CHANGE_FLAG in flags:  # (a substring test first: the row loop is hot)
+            change = change_flags(_flags_set(flags))
+            if change:  # a Bitcoin output read as its sender's change: why, and how sure
+                graph.edges[src, dst, key].update(heuristics=change[0], confidence=change[1])
     _add_exits(graph, store)
     _add_swaps(graph, taint)
     _add_mixer_links(graph, store)

@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
 from . import codes
-from .btc import CO_SPEND_FLAG, COINJOIN_FLAG
+from .btc import CHANGE_FLAG, CO_SPEND_FLAG, COINJOIN_FLAG
 from .exits import decode_receipt, exit_from_memo, is_exit_venue
 from .errors import QuotaError, TracerError
 from .labels import SERVICE_CATEGORIES, best_label, decoder_of, known_code
@@ -120,6 +120,7 @@ class TraceResult:
 _NEVER_FOLLOW = frozenset({ZERO_VALUE, COUNTERFEIT, LOOKALIKE, COINJOIN_FLAG, CO_SPEND_FLAG})
 BTC_SCREEN = "btc-txs"  # the screen's key for a Bitcoin address: its confirmed transactions' count
 BTC_CLOCK_SLACK = 7_200  # seconds a Bitcoin block's time may lag (consensus allows up to two hours either way)
+MAX_PEEL_STEPS = 100  # steps along a peel chain's change counted as one hop (each costs a Bitcoin address's reads)
 FEW_PROBES = 4  # early first pages of the next hop that go ahead of everything but the screen (_start_probes)
 
 
@@ -132,6 +133,11 @@ def _screen_head(screen: Screening | None, wait: bool = False) -> int:
         return screen.future.result()[2] or -1
     except Exception:  # noqa: BLE001 - the screen's own error is raised where its balances are used
         return -1
+
+
+def _same_owner(t: Transfer) -> bool:
+    """A Bitcoin output sure enough to be its sender's change (btc.change_of: medium or high confidence)."""
+    return CHANGE_FLAG in t.flags and "change-low" not in t.flags
 
 
 @dataclass
@@ -270,59 +276,21 @@ class Tracer:
         for hop in range(self.options.hops + 1):
             if not level:
                 break
-            summary = HopSummary(hop=hop, addresses=len(level))
+            summary = HopSummary(hop=hop)
             result.hops.append(summary)
-            last = hop == self.options.hops
-            # the screen's requests overlap the probes'
-            screen = None if last else self._first_screen or self._start_screen(level, seed_set)
-            self._first_screen = None
-            probes = {} if last else self._probe(level, nodes, seed_set, result.head_block, hop, screen)
-            self._early_screen = self._early_probes = None  # (what the hop before started is used, or stale)
-            if self._probing:  # only busy addresses that never sent a transaction need their code now
-                self._ensure_codes([a for a, p in probes.items() if not p.sent and p.next_start is not None], hop)
-                code_kinds = self.store.code_kinds(level)
-            else:
-                code_kinds = self._ensure_codes(level, hop)
-            to_follow: list[str] = []
-            for address in level:
-                node = nodes[address]
-                node.category, followable = self._category(address, address in seed_set, code_kinds.get(address))
-                if not followable and node.category in SERVICE_CATEGORIES:
-                    labelled_endpoints.add(address)  # whatever an earlier run (before the label) decided
-                if followable and not last:
-                    to_follow.append(address)
-            try:
-                self._fetch_histories(to_follow, nodes, result.head_block, hop, probes, result, screen)
-            except QuotaError:  # a budget or a day's quota: the next run goes on from what this one paid for
-                self._keep_early_probes(result.head_block)
-                raise
-            to_follow = self._settle_unknown_codes(to_follow, nodes, seed_set, hop)
-            summary.new_exits = self._decode_exits(to_follow, nodes)
-            via_mixer = self._mixer_candidates(to_follow, result.head_block, summary)
-            via_mixer.update(self._bridge_receivers(to_follow, nodes))
-            self._verify_crossings(to_follow, nodes)
-            via_mixer.update(self._btc_receivers(to_follow, nodes))
-            summary.followed = len(to_follow)
-            result.followed_addresses += len(to_follow)
             next_level: dict[str, int] = {}
-            for address in to_follow:
-                node = nodes[address]
-                node.followed = True
-                if address not in seed_set and self.store.counterparties(address) > self.options.max_degree:
-                    node.category = "service"  # a hub: an exchange or other service, not a wallet
-                    continue
-                spent = (self.store.btc_spends if address.startswith("btc:") else self.store.outflows)
-                for t in spent(address, since_block=node.reach_block):
-                    if not self.follows(t):
-                        continue
-                    recipient = t.to_addr
-                    if recipient in nodes:
-                        continue
-                    if recipient not in next_level or t.block < next_level[recipient]:
-                        next_level[recipient] = t.block
-            for address, reach in via_mixer.items():
-                if address not in nodes and (address not in next_level or reach < next_level[address]):
-                    next_level[address] = reach
+            rounds = 0
+            while level:  # one round, and one more per step along a peel chain's change (same owner, same hop)
+                same_hop = self._visit(level, hop, nodes, seed_set, labelled_endpoints, result, summary, next_level)
+                rounds += 1
+                level = []
+                for address, reach in same_hop.items():
+                    if rounds > MAX_PEEL_STEPS:  # a very long chain goes on as ordinary hops: nothing is lost
+                        next_level[address] = min(reach, next_level.get(address, reach))
+                    else:
+                        next_level.pop(address, None)
+                        nodes[address] = NodeState(hop=hop, reach_block=reach)
+                        level.append(address)
             for address, reach in next_level.items():
                 nodes[address] = NodeState(hop=hop + 1, reach_block=reach)
             level = list(next_level)
@@ -331,6 +299,67 @@ class Tracer:
             {a: (n.hop, n.reach_block, n.category, n.followed) for a, n in nodes.items()}, result.run_id,
             labelled_endpoints,
         )
+
+    def _visit(self, level: list[str], hop: int, nodes: dict[str, NodeState], seed_set: set[str],
+               labelled_endpoints: set[str], result: TraceResult, summary: HopSummary,
+               next_level: dict[str, int]) -> dict[str, int]:
+        """Follow one level's addresses: fetch, decode, and add whom they paid to `next_level` (address -> the
+        block traced value reached it). Returns the Bitcoin addresses reached along a sure change output (a peel
+        chain's next step): the same owner, followed at this hop."""
+        summary.addresses += len(level)
+        last = hop == self.options.hops
+        # the screen's requests overlap the probes'
+        screen = None if last else self._first_screen or self._start_screen(level, seed_set)
+        self._first_screen = None
+        probes = {} if last else self._probe(level, nodes, seed_set, result.head_block, hop, screen)
+        self._early_screen = self._early_probes = None  # (what the hop before started is used, or stale)
+        if self._probing:  # only busy addresses that never sent a transaction need their code now
+            self._ensure_codes([a for a, p in probes.items() if not p.sent and p.next_start is not None], hop)
+            code_kinds = self.store.code_kinds(level)
+        else:
+            code_kinds = self._ensure_codes(level, hop)
+        to_follow: list[str] = []
+        for address in level:
+            node = nodes[address]
+            node.category, followable = self._category(address, address in seed_set, code_kinds.get(address))
+            if not followable and node.category in SERVICE_CATEGORIES:
+                labelled_endpoints.add(address)  # whatever an earlier run (before the label) decided
+            if followable and not last:
+                to_follow.append(address)
+        try:
+            self._fetch_histories(to_follow, nodes, result.head_block, hop, probes, result, screen)
+        except QuotaError:  # a budget or a day's quota: the next run goes on from what this one paid for
+            self._keep_early_probes(result.head_block)
+            raise
+        to_follow = self._settle_unknown_codes(to_follow, nodes, seed_set, hop)
+        summary.new_exits += self._decode_exits(to_follow, nodes)
+        via_mixer = self._mixer_candidates(to_follow, result.head_block, summary)
+        via_mixer.update(self._bridge_receivers(to_follow, nodes))
+        self._verify_crossings(to_follow, nodes)
+        via_mixer.update(self._btc_receivers(to_follow, nodes))
+        summary.followed += len(to_follow)
+        result.followed_addresses += len(to_follow)
+        same_hop: dict[str, int] = {}
+        for address in to_follow:
+            node = nodes[address]
+            node.followed = True
+            if address not in seed_set and self.store.counterparties(address) > self.options.max_degree:
+                node.category = "service"  # a hub: an exchange or other service, not a wallet
+                continue
+            spent = (self.store.btc_spends if address.startswith("btc:") else self.store.outflows)
+            for t in spent(address, since_block=node.reach_block):
+                if not self.follows(t):
+                    continue
+                recipient = t.to_addr
+                if recipient in nodes:
+                    continue
+                found = same_hop if _same_owner(t) else next_level
+                if recipient not in found or t.block < found[recipient]:
+                    found[recipient] = t.block
+        for address, reach in via_mixer.items():
+            if address not in nodes and (address not in next_level or reach < next_level[address]):
+                next_level[address] = reach
+        return same_hop
 
     # ---- fetching ---------------------------------------------------------------------------
     @property
@@ -821,7 +850,7 @@ class Tracer:
         from .linking import link_mixers
 
         links = link_mixers(self.store, self.source, head, self.options.mixer_window_days, set(addresses))
-        summary.mixer_links = len(links)
+        summary.mixer_links += len(links)
         minimum = self.options.follow_mixer_links
         if minimum is None:
             return {}

@@ -60,6 +60,7 @@ class BtcInput:
     vout: int
     address: str | None
     value: int | None  # None for a coinbase (or a prevout the server could not resolve)
+    script_type: str = ""  # the spent output's scriptpubkey_type (change detection compares it with the outputs')
 
 
 @dataclass(frozen=True)
@@ -315,12 +316,13 @@ class EsploraClient:
                 if not isinstance(prev, dict) or not _is_sats(prev.get("value")) or not _is_count(v.get("vout")) \
                         or not isinstance(v.get("txid"), str) or not _HEX64.fullmatch(v["txid"].lower()):
                     raise ValueError("an input is malformed")
-                inputs.append(BtcInput(v["txid"].lower(), v["vout"], _btc_address(prev), prev["value"]))
+                inputs.append(BtcInput(v["txid"].lower(), v["vout"], _btc_address(prev), prev["value"],
+                                      _script_type(prev)))
             for n, o in enumerate(_list(raw, "vout")):
                 if not _is_sats(o.get("value")):
                     raise ValueError(f"output {n} has no valid value")
-                kind = o.get("scriptpubkey_type") if isinstance(o.get("scriptpubkey_type"), str) else "unknown"
-                outputs.append(BtcOutput(n, _btc_address(o), o["value"], kind[:40],
+                kind = _script_type(o)
+                outputs.append(BtcOutput(n, _btc_address(o), o["value"], kind,
                                          _op_return(o) if kind == "op_return" else None))
             fee = raw.get("fee", 0)
             if not _is_sats(fee):
@@ -346,6 +348,11 @@ def _list(raw: dict, key: str) -> list[dict]:
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise ValueError(f"{key} is not a list of objects")
     return items
+
+
+def _script_type(out: dict) -> str:
+    kind = out.get("scriptpubkey_type")
+    return kind[:20] if isinstance(kind, str) and kind else "unknown"
 
 
 def _btc_address(out: dict) -> str | None:
