@@ -827,6 +827,13 @@ def exits(db_path: str, model: str, min_value: str, fmt: str, as_json: bool, as_
         click.echo(json.dumps(for_file_values(rows), indent=1, ensure_ascii=False))
         return
 
+    def traced_eth(r: dict) -> str:
+        """ETH, or for a Bitcoin row the ETH its satoshis crossed as ("" when none crossed: a Bitcoin seed's)."""
+        return format_amount(int(r["taint_wei"]), 18) if r["asset"] == "ETH" or r["eth_equivalent"] else ""
+
+    def traced_btc(r: dict) -> str:
+        return format_amount(int(r["taint_sats"]), 8) if r["asset"] == "BTC" else ""
+
     def destinations(r: dict) -> str:
         parts = []
         for d in r["destinations"]:
@@ -840,22 +847,26 @@ def exits(db_path: str, model: str, min_value: str, fmt: str, as_json: bool, as_
         import csv as csv_module
 
         w = csv_module.writer(sys.stdout)
-        w.writerow(["rank", "address", "label", "category", "kind", "hop", "taint_eth", "taint_wei", "destinations"])
+        w.writerow(["rank", "address", "label", "category", "kind", "hop", "taint_eth", "taint_wei", "taint_btc",
+                    "taint_sats", "destinations"])
         from tracer.safe_text import for_file
 
         for r in rows:
             dests = "; ".join(f"{d['dest_chain']}:{d['dest_address']}" for d in r["destinations"] if d["dest_address"])
             w.writerow([for_spreadsheet(for_file(x) if isinstance(x, str) else x) for x in (
                 r["rank"], r["address"], r["label"], r["category"], r["kind"], r["hop"],
-                format_amount(int(r["taint_wei"]), 18), r["taint_wei"], dests)])
+                traced_eth(r), r["taint_wei"] if r["asset"] == "ETH" or r["eth_equivalent"] else "",
+                traced_btc(r), r["taint_sats"] if r["asset"] == "BTC" else "", dests)])
         return
-    title = f"exits by traced value ({model} taint, ETH and ETH-pegged tokens)"
+    title = f"exits by traced value ({model} taint, ETH and ETH-pegged tokens; Bitcoin by what crossed)"
     more = f"… {len(rows) - limit} more (--limit, --format tsv, --json or --csv)" if len(rows) > limit else ""
     if fmt == "table":  # an 80-column terminal: what each exit is, one part a line, in one column
         from tracer.tables import Lines
 
         def what(r: dict) -> Lines:
             parts = [r["address"], f"{r['kind']} (hop {r['hop']})", r["label"]]
+            if r["asset"] == "BTC":
+                parts.insert(1, f"{traced_btc(r)} BTC" + (" (traced_eth: what crossed as it)" if r["eth_equivalent"] else ""))
             for d in r["destinations"]:
                 if d["dest_address"]:
                     parts += [f"-> {d['dest_chain']}:{d['dest_address']} ({d['dest_asset']})", f"tx {d['tx_hash']}"]
@@ -864,11 +875,11 @@ def exits(db_path: str, model: str, min_value: str, fmt: str, as_json: bool, as_
             return Lines(parts)
 
         table = Table(title, ["rank", "traced_eth", "exit"], [
-            [r["rank"], format_amount(int(r["taint_wei"]), 18), what(r)] for r in rows[:limit]],
+            [r["rank"], traced_eth(r), what(r)] for r in rows[:limit]],
             frozenset({"rank", "traced_eth"}), note=more)
     else:
-        table = Table(title, ["rank", "traced_eth", "kind", "address", "label", "hop", "destinations"], [
-            [r["rank"], format_amount(int(r["taint_wei"]), 18), r["kind"], r["address"], r["label"], r["hop"],
+        table = Table(title, ["rank", "traced_eth", "traced_btc", "kind", "address", "label", "hop", "destinations"], [
+            [r["rank"], traced_eth(r), traced_btc(r), r["kind"], r["address"], r["label"], r["hop"],
              destinations(r)] for r in rows])
     render([table], fmt)
 

@@ -70,8 +70,9 @@ def test_one_trace_crosses_into_bitcoin_and_follows_the_coins(tmp_path, variant)
             paged = {p.split("/")[3] for p in server.log if "/txs/chain" in p}
             assert paged == {a["peel"], p2pkh("later")}  # the address that moved, and the one it paid (a new hop)
             conn = sqlite3.connect(db)
-            assert conn.execute("SELECT from_addr, to_addr FROM transfers WHERE tx_hash=?", (later,)).fetchall() == [
-                (f"btc:{a['peel']}", f"btc:{p2pkh('later')}")]
+            assert conn.execute("SELECT from_addr, to_addr, kind, amount FROM transfers WHERE tx_hash=? ORDER BY id",
+                                (later,)).fetchall() == [(f"btc:{a['peel']}", "btc:fee", "fee", "10000"),
+                                                         (f"btc:{a['peel']}", f"btc:{p2pkh('later')}", "utxo", "4980000")]
             conn.close()
     graph = nx.read_graphml(graphml, force_multigraph=True)
     dest = f"btc:{DEST}"
@@ -111,7 +112,7 @@ def test_a_bitcoin_address_is_a_seed_with_follow_btc_and_a_bad_one_is_one_line(t
         conn.close()
         # the transaction that paid it (both outputs) and the one that spent it beside a stranger's coin
         assert stored == sorted([f"{a['peel_tx']}:utxo:0", f"{a['peel_tx']}:utxo:1", f"{a['join_tx']}:utxo:0",
-                                 f"{a['join_tx']}:co-spend:1"])
+                                 f"{a['join_tx']}:co-spend:1", f"{a['peel_tx']}:fee:0", f"{a['join_tx']}:fee:0"])
         bad = a["next"][:-1] + ("a" if a["next"][-1] != "a" else "b")
         refused = run_cli("trace", bad, "--follow-btc", "--btc-url", server.url, *base)
         assert refused.exit_code == 2 and "neither 0x" in refused.stderr and len(refused.stderr.splitlines()) == 1

@@ -91,6 +91,6 @@ def test_a_peel_chain_is_followed_along_its_change_at_one_hop_and_each_peel_is_t
         peel = graph.edges[f"btc:{seed if i == 0 else links[i - 1]}", f"btc:{peels[i]}", f"{txid}:utxo:0"]
         assert (peel["heuristics"], peel["confidence"]) == ("", 1.0)
     conn = sqlite3.connect(db)
-    flags = {r[0] for r in conn.execute("SELECT flags FROM transfers WHERE tx_hash=?", (unsure,))}
+    flags = {r[0] for r in conn.execute("SELECT flags FROM transfers WHERE tx_hash=? AND kind='utxo'", (unsure,))}
     conn.close()
     assert flags == {""}

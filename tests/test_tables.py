@@ -77,8 +77,8 @@ def test_exits_and_show_on_a_terminal_and_in_a_pipe(store):
     piped = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "exits", "--db", str(db)],
                            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
     lines = piped.stdout.splitlines()
-    assert lines[0] == "rank\ttraced_eth\tkind\taddress\tlabel\thop\tdestinations"
-    assert all(len(line.split("\t")) == 7 for line in lines) and "───" not in piped.stdout and "\x1b" not in piped.stdout
+    assert lines[0] == "rank\ttraced_eth\ttraced_btc\tkind\taddress\tlabel\thop\tdestinations"
+    assert all(len(line.split("\t")) == 8 for line in lines) and "───" not in piped.stdout and "\x1b" not in piped.stdout
     as_json = json.loads(subprocess.run(
         [sys.executable, "-c", "import cli; cli.main()", "exits", "--db", str(db), "--format", "json"],
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True).stdout)

@@ -24,6 +24,9 @@ CO_SPEND = "co-spend"
 BTC_TOKEN = "btc:native"
 CO_SPEND_FLAG = "co-spend"
 COINBASE = "btc:coinbase"  # the "sender" of newly mined coins
+FEE = "fee"  # what a transaction's inputs leave over: the miners' fee, and outputs with no address form
+FEE_FLAG = "fee"
+MINERS = "btc:fee"  # the fee edge's recipient: never a node of the graph, never followed
 
 
 COINJOIN_FLAG = "coinjoin"
@@ -172,7 +175,8 @@ def node_for(text: str) -> str | None:
 
 
 def transfers_of(tx: BtcTx) -> list[Transfer]:
-    """The edges of one confirmed transaction: one per output with an address, one per other input address."""
+    """The edges of one confirmed transaction: one per output with an address, one per other input address, and
+    one `fee` edge (to MINERS) for what the inputs leave over."""
     if tx.height is None:
         return []
     senders = list(dict.fromkeys(i.address for i in tx.inputs if i.address))
@@ -193,6 +197,14 @@ def transfers_of(tx: BtcTx) -> list[Transfer]:
         out.append(Transfer(tx_hash=tx.txid, kind=CO_SPEND, position=str(i), block=tx.height, timestamp=tx.time or 0,
                             from_addr=first, to_addr=node(other), token=BTC_TOKEN, asset="BTC", decimals=8,
                             amount=value, flags=frozenset({CO_SPEND_FLAG})))
+    # The rest of the inputs is kept as one edge, so that what the first input's address spent can be told from
+    # the store (the outputs plus this, less the co-spenders'): taint is conserved to the satoshi (taint.py).
+    if senders and all(i.value is not None for i in tx.inputs):
+        rest = sum(i.value or 0 for i in tx.inputs) - sum(o.value for o in tx.outputs if o.address is not None)
+        if rest > 0:
+            out.append(Transfer(tx_hash=tx.txid, kind=FEE, position="0", block=tx.height, timestamp=tx.time or 0,
+                                from_addr=first, to_addr=MINERS, token=BTC_TOKEN, asset="BTC", decimals=8,
+                                amount=rest, flags=frozenset({FEE_FLAG})))
     return out
 
 

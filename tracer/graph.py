@@ -13,7 +13,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from .btc import CHANGE_FLAG, change_flags
+from .btc import CHANGE_FLAG, COINJOIN_FLAG, FEE, change_flags
 from .labels import annotation_flags, best_label, current_category, display_label, known_code, on_trail
 from .models import POISON_FLAGS, to_float
 from .safe_text import for_file, for_spreadsheet
@@ -22,7 +22,7 @@ from .tokens import lookup
 
 FORMATS = ("graphml", "gexf", "csv", "json")
 NODE_FIELDS = ("label", "label_source", "category", "hop", "is_contract", "followed", "flags", "taint_wei",
-               "taint_eth")
+               "taint_eth", "taint_sats")
 EDGE_FIELDS = ("tx_hash", "log_index", "block", "timestamp", "kind", "asset", "token", "amount", "value", "flags",
                "taint_wei")
 OPTIONAL_EDGE_FIELDS = ("memo", "dest_chain", "dest_address", "dest_asset", "vault", "protocol", "venue",
@@ -45,6 +45,7 @@ def build_graph(store: Store, taint_model: str = "haircut", taint=None) -> nx.Mu
                 if on_trail(a, r["followed"], r["hop"], imported.get(a))}
     graph = nx.MultiDiGraph()
     has_clean_edge: set[str] = set()  # a node whose every edge is poisoning is itself poison
+    mixed: dict[str, str] = {}  # a Bitcoin output's address -> the kind of CoinJoin that paid it
     columns = "id, tx_hash, log_index, block, timestamp, kind, asset, token, amount, decimals, flags, from_addr, to_addr"
     rows = conn.cursor()
     rows.row_factory = None  # plain tuples: a million named rows cost seconds
@@ -52,6 +53,8 @@ def build_graph(store: Store, taint_model: str = "haircut", taint=None) -> nx.Mu
             rows.execute(f"SELECT {columns} FROM transfers ORDER BY block, id"):
         if not ((src in followed and block >= followed[src]) or (dst in followed and block >= followed[dst])):
             continue
+        if kind == FEE:
+            continue  # a Bitcoin transaction's fee: kept for taint's arithmetic, not drawn (every spend has one)
         if not _flags_set(flags) & POISON_FLAGS:
             has_clean_edge.add(src)
             has_clean_edge.add(dst)
@@ -70,6 +73,8 @@ def build_graph(store: Store, taint_model: str = "haircut", taint=None) -> nx.Mu
             flags=flags,
             taint_wei=str(taint.edges.get(key, 0)),
         )
+        if COINJOIN_FLAG in flags:  # an output of a CoinJoin: a mixer endpoint, as a Tornado pool is
+            mixed[dst] = next((f[9:] for f in _flags_set(flags) if f.startswith("coinjoin-")), "")
         if CHANGE_FLAG in flags:  # (a substring test first: the row loop is hot)
             change = change_flags(_flags_set(flags))
             if change:  # a Bitcoin output read as its sender's change: why, and how sure
@@ -83,6 +88,11 @@ def build_graph(store: Store, taint_model: str = "haircut", taint=None) -> nx.Mu
         if "category" not in attrs:  # addresses (here or "<chain>:0x…" elsewhere); destinations come labelled
             attrs.update(_node_attributes(node, addresses.get(node), graph, imported.get(node), has_clean_edge,
                                           node in followed))
+            if node in mixed and not attrs["followed"] and attrs["category"] in ("eoa", "unknown"):
+                attrs["category"] = "mixer"
+                if not attrs["label"]:
+                    attrs["label"] = f"CoinJoin output ({mixed[node] or 'equal outputs'})"
+                    attrs["label_source"] = "the paying transaction's shape (tracer.btc.coinjoin_kind, notes §4)"
             if node in venues and attrs["category"] in ("eoa", "unknown", "poison"):
                 attrs["category"] = "bridge"  # a THORChain vault, known from the memos sent to it
                 if not attrs["label"]:
@@ -91,6 +101,7 @@ def build_graph(store: Store, taint_model: str = "haircut", taint=None) -> nx.Mu
         reached = taint.eth(node)
         attrs["taint_wei"] = str(reached)
         attrs["taint_eth"] = to_float(reached, 18)
+        attrs["taint_sats"] = str(taint.btc(node))  # traced value on Bitcoin (satoshis), see taint.py
     return graph
 
 
@@ -122,6 +133,10 @@ def _add_exits(graph: nx.MultiDiGraph, store: Store) -> None:
             dest_address=_file_text(r["dest_address"]), dest_asset=_file_text(r["dest_asset"]),
             vault=r["venue"], protocol=r["protocol"],
         )
+        outbound = json.loads(r["detail"] or "{}").get("btc_outbound") if r["dest_chain"] == "btc" else None
+        if outbound and "verified" in (r["flags"] or "").split(","):  # what crossed, stated on both sides
+            graph.edges[r["depositor"], dest, f"{r['tx_hash']}:bridge:{r['log_index']}"].update(
+                received_asset="BTC", received_amount=str(store.btc_payout(r["tx_hash"], dest, outbound)))
 
 
 def _add_mixer_links(graph: nx.MultiDiGraph, store: Store) -> None:

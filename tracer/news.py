@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
+from .btc import CO_SPEND, FEE
 from .labels import SERVICE_CATEGORIES, current_category, display_label, on_trail
 from .models import POISON_FLAGS, UNVERIFIED_TOKEN, format_amount
 from .store import Store
@@ -131,6 +132,8 @@ def whats_new(store: Store, run_id: int | None = None, dormant_days: int = DORMA
     outflows: dict[str, list] = defaultdict(list)
     new_transfers = store.new_transfers_of_runs(batch)
     for t in new_transfers:
+        if t.kind in (FEE, CO_SPEND):
+            continue  # a Bitcoin transaction's fee, and its co-spenders' coins: not transfers to announce or sum
         hop = hops.get(t.from_addr, hops.get(t.to_addr))
         if hop is None:
             continue

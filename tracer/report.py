@@ -69,11 +69,15 @@ def exits_table(store: Store, model: str = "haircut", min_wei: int = 1, graph=No
     Endpoints the trace does not follow (exchanges, bridges with their decoded
     destinations, mixers, DEXes, unknown contracts, addresses past the hop
     limit) by what reached them; followed addresses by what they still hold
-    (dormant funds).
+    (dormant funds). Bitcoin endpoints (CoinJoins, labelled services, holders)
+    rank beside them by the ETH their satoshis crossed as (the verified
+    crossings' rate: tainted wei in per tainted satoshi out); without a
+    crossing (Bitcoin seeds only) they come after, by satoshis. A bridge row's
+    value goes on in the Bitcoin rows it became: the two are not to be added.
     """
     from .graph import build_graph
     from .models import to_float
-    from .taint import ETH_CLASS, compute
+    from .taint import BTC_CLASS, ETH_CLASS, compute
 
     taint = taint or compute(store, model)
     graph = graph if graph is not None else build_graph(store, model, taint)
@@ -85,27 +89,33 @@ def exits_table(store: Store, model: str = "haircut", min_wei: int = 1, graph=No
                  "flags": r["flags"], "detail": r["detail"]}
         router = json.loads(r["detail"] or "{}").get("router")
         destinations[router or r["venue"]].append(entry)  # where the traced funds were sent
+    rate = taint.wei_per_sat()
     rows = []
     for node, attrs in graph.nodes(data=True):
         if attrs.get("category") in ("seed", "destination", "poison"):
             continue
+        on_btc = node.startswith("btc:")
+        cls = BTC_CLASS if on_btc else ETH_CLASS
         if attrs.get("followed"):
-            amount = taint.held.get(node, {}).get(ETH_CLASS, 0)
+            amount = taint.held.get(node, {}).get(cls, 0)
             kind = "dormant holder"
         else:
-            amount = taint.reached.get(node, {}).get(ETH_CLASS, 0)
+            amount = taint.reached.get(node, {}).get(cls, 0)
             kind = ENDPOINT_KINDS.get(attrs.get("category", ""), attrs.get("category", ""))
             if kind == "holder":
                 kind = "holder past the hop limit" if attrs.get("hop", -1) >= 0 else "holder"
-        if amount < min_wei:
+        sats = amount if on_btc else 0
+        wei = (amount * rate[0] // rate[1] if rate else 0) if on_btc else amount
+        if wei < min_wei and not (on_btc and not rate and sats > 0):
             continue
         rows.append({
             "address": node, "label": attrs.get("label", ""), "label_source": attrs.get("label_source", ""),
-            "category": attrs.get("category", ""), "kind": kind, "hop": attrs.get("hop", -1),
-            "taint_wei": str(amount), "taint_eth": to_float(amount, 18), "model": model,
+            "category": attrs.get("category", ""), "kind": kind, "hop": attrs.get("hop", -1), "asset": cls,
+            "taint_wei": str(wei), "taint_eth": to_float(wei, 18), "taint_sats": str(sats),
+            "taint_btc": to_float(sats, 8), "eth_equivalent": on_btc and rate is not None, "model": model,
             "destinations": destinations.get(node, []),
         })
-    rows.sort(key=lambda r: (-int(r["taint_wei"]), r["address"]))
+    rows.sort(key=lambda r: (-int(r["taint_wei"]), -int(r["taint_sats"]), r["address"]))
     for i, r in enumerate(rows, 1):
         r["rank"] = i
     return rows

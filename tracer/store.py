@@ -726,6 +726,15 @@ class Store:
             " AND memo LIKE 'OUT:%' ORDER BY block, tx_hash", (node,)).fetchall()
         return [(r["tx_hash"], r["block"], r["timestamp"], "0x" + r["memo"][4:].lower()) for r in rows]
 
+    def btc_payout(self, deposit: str, node: str, outbound: str) -> int:
+        """Satoshis a verified crossing paid `node`: its outputs naming `deposit` in their OUT: memo, from the
+        vault that paid the first outbound (`outbound`), every part of a swap paid out in parts."""
+        row = self.conn.execute(
+            "SELECT sum(CAST(amount AS INTEGER)) FROM transfers WHERE kind='utxo' AND to_addr=? AND memo=? AND"
+            " from_addr=(SELECT from_addr FROM transfers WHERE tx_hash=? AND kind='utxo' LIMIT 1)",
+            (node, f"OUT:{deposit[2:].upper()}", outbound)).fetchone()
+        return int(row[0] or 0)
+
     def verify_exit(self, tx_hash: str, log_index: int, protocol: str, btc_txid: str, btc_height: int) -> None:
         """The outbound transaction that paid a bridge deposit out on Bitcoin was found: flag the exit verified
         (the vault it went through is THORChain's, whatever was unconfirmed about it) and keep the earliest

@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
 from . import codes
-from .btc import CHANGE_FLAG, CO_SPEND_FLAG, COINJOIN_FLAG
+from .btc import CHANGE_FLAG, CO_SPEND_FLAG, COINJOIN_FLAG, FEE_FLAG
 from .exits import decode_receipt, exit_from_memo, is_exit_venue
 from .errors import QuotaError, TracerError
 from .labels import SERVICE_CATEGORIES, best_label, decoder_of, known_code
@@ -117,7 +117,7 @@ class TraceResult:
         }
 
 
-_NEVER_FOLLOW = frozenset({ZERO_VALUE, COUNTERFEIT, LOOKALIKE, COINJOIN_FLAG, CO_SPEND_FLAG})
+_NEVER_FOLLOW = frozenset({ZERO_VALUE, COUNTERFEIT, LOOKALIKE, COINJOIN_FLAG, CO_SPEND_FLAG, FEE_FLAG})
 BTC_SCREEN = "btc-txs"  # the screen's key for a Bitcoin address: its confirmed transactions' count
 BTC_CLOCK_SLACK = 7_200  # seconds a Bitcoin block's time may lag (consensus allows up to two hours either way)
 MAX_PEEL_STEPS = 100  # steps along a peel chain's change counted as one hop (each costs a Bitcoin address's reads)
