@@ -493,6 +493,9 @@ def _seed_params(starts: list[str]) -> dict:
 @click.option("--btc-rate", type=click.FloatRange(0.001, 1000), default=None,
               help="Calls per second to the Esplora API (default: by host; blockstream.info 700/hour, mempool.space 1/s, "
                    "a self-hosted esplora 5/s).")
+@click.option("--btc-max-requests", type=click.IntRange(1), default=None,
+              help="Stop after this many Esplora requests, keeping everything read (a keyless host's hourly budget: "
+                   "blockstream.info allows 700/hour); the next run goes on from there.")
 @click.option("--no-screen", "no_screen", is_flag=True,
               help="On a rerun, refetch every followed address instead of skipping those whose balances "
                    "show they cannot have moved.")
@@ -508,7 +511,7 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
           rpc_rate, chunk_size, batch_size, explorer_url, chain_id, rate, page_size, explorer_dialect, max_requests,
           timeout, retries, reorg_margin,
           link_mixers, follow_mixer_links, mixer_window_days, chain_explorers, chain_keys, follow_bridges, follow_btc,
-          btc_url, btc_rate, no_screen, graphml_path, as_json, fail_on_new, quiet, verbose) -> None:
+          btc_url, btc_rate, btc_max_requests, no_screen, graphml_path, as_json, fail_on_new, quiet, verbose) -> None:
     """Trace ADDRESSES (or a --case) hop by hop and keep the result in the store.
 
     Rerun the same command to fetch only what is new since the last run.
@@ -573,7 +576,7 @@ def trace(addresses, case_name, hops, min_value, max_degree, follow_unverified_t
         from tracer.sources.esplora import DEFAULT_URL, EsploraClient
 
         source = BitcoinSource(source, EsploraClient(btc_url or DEFAULT_URL, rate=btc_rate, timeout=timeout,
-                                                     retries=retries),
+                                                     retries=retries, max_requests=btc_max_requests),
                                warn=lambda message: click.echo(f"tracer: warning: {redact(message)}", err=True))
     options = TraceOptions(hops=hops, min_value_wei=min_value_wei, max_degree=max_degree,
                            follow_unverified_tokens=follow_unverified_tokens, reorg_margin=reorg_margin,
@@ -807,8 +810,8 @@ def report(db_path: str, out_path: str, fmt: str, model: str, max_nodes: int) ->
 def exits(db_path: str, model: str, min_value: str, fmt: str, as_json: bool, as_csv: bool, limit: int) -> None:
     """Rank where the traced value went: exchanges, bridges (with decoded destinations),
     mixers, DEXes, unknown contracts, and holders still sitting on it."""
-    from tracer.models import format_amount, parse_eth_amount
-    from tracer.report import exits_table
+    from tracer.models import parse_eth_amount
+    from tracer.report import exits_table, traced_btc, traced_eth
     from tracer.tables import Table, render
 
     try:
@@ -826,13 +829,6 @@ def exits(db_path: str, model: str, min_value: str, fmt: str, as_json: bool, as_
 
         click.echo(json.dumps(for_file_values(rows), indent=1, ensure_ascii=False))
         return
-
-    def traced_eth(r: dict) -> str:
-        """ETH, or for a Bitcoin row the ETH its satoshis crossed as ("" when none crossed: a Bitcoin seed's)."""
-        return format_amount(int(r["taint_wei"]), 18) if r["asset"] == "ETH" or r["eth_equivalent"] else ""
-
-    def traced_btc(r: dict) -> str:
-        return format_amount(int(r["taint_sats"]), 8) if r["asset"] == "BTC" else ""
 
     def destinations(r: dict) -> str:
         parts = []

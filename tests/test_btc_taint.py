@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import networkx as nx
+import pytest
 
 import scenario
 from anvil import Anvil
@@ -15,8 +16,11 @@ from conftest import needs_anvil
 from esplora_server import HEIGHT0, BtcChain, EsploraServer
 from helpers import run_cli
 from test_bitcoin_leg import DEST, build_btc
+import test_report
+from test_report import _open
 
 ETHER = 10**18
+browser = test_report.browser  # the headless chromium fixture, shared with the report's tests
 
 
 def _conserved(store, taint) -> tuple[int, int]:
@@ -69,22 +73,34 @@ def test_a_coinjoin_splits_a_seeds_coin_over_its_outputs_and_fee_and_ranks_them_
     assert table[1].split("\t")[1:4] == ["", "0.002", "mixer"]  # no crossing: no ETH figure is made up
 
 
-@needs_anvil
-def test_taint_crosses_the_bridge_and_is_conserved_to_the_satoshi(tmp_path):
-    from tracer.store import Store
-    from tracer.taint import BTC_CLASS, compute
-
+@pytest.fixture(scope="module")
+def crossed(tmp_path_factory):
+    """One trace from an Ethereum THORChain deposit (anvil) across into Bitcoin (build_btc), with its graph and
+    its HTML report."""
+    tmp = tmp_path_factory.mktemp("crossed")
     seed, vault = scenario.addr("btc-seed"), scenario.addr("btc-thor-vault")
     with Anvil(chain_id=1) as home:
         b = scenario.Builder(home)
         b.fund(seed, 100 * ETHER)
         deposit = b.send(seed, vault, 5 * ETHER, data="0x" + f"=:BTC.BTC:{DEST}".encode().hex())
         btc, a = build_btc(deposit)
-        db, graphml = tmp_path / "case.db", tmp_path / "g.graphml"
+        db, graphml = tmp / "case.db", tmp / "g.graphml"
         with EsploraServer(btc) as server:
             result = run_cli("trace", seed, "--db", db, "--rpc-url", home.url, "--follow-btc", "--btc-url", server.url,
                              "--btc-rate", "1000", "--hops", "4", "--json", "--quiet", "--graphml", graphml)
             assert result.exit_code == 0, result.output
+    html = tmp / "report.html"
+    made = run_cli("report", "--db", db, "--out", html)
+    assert made.exit_code == 0, made.output
+    return {"db": db, "graphml": graphml, "html": html, "a": a, "deposit": deposit, "seed": seed}
+
+
+@needs_anvil
+def test_taint_crosses_the_bridge_and_is_conserved_to_the_satoshi(crossed):
+    from tracer.store import Store
+    from tracer.taint import BTC_CLASS, compute
+
+    db, graphml, a = crossed["db"], crossed["graphml"], crossed["a"]
     store = Store.open(db, create=False)
     try:
         taint = compute(store)
@@ -113,3 +129,32 @@ def test_taint_crosses_the_bridge_and_is_conserved_to_the_satoshi(tmp_path):
         ("dormant holder", "BTC", wei(14_999_302), "14999302"),
         ("dormant holder", "BTC", wei(4_990_000), "4990000"),
     ], ranked
+
+
+@needs_anvil
+def test_the_report_draws_bitcoin_in_its_own_lane_and_the_crossing_between(crossed, browser):
+    import re
+
+    html = crossed["html"].read_text(encoding="utf-8")
+    data = json.loads(re.search(r'<script type="application/json" id="tracer-data">(.*?)</script>', html, re.S)
+                      .group(1).replace("<\\/", "</"))
+    nodes = {n["id"]: n for n in data["graph"]["nodes"]}
+    eth = [n for n in nodes.values() if n["lane"] == "eth"]
+    btc = [n for n in nodes.values() if n["lane"] == "btc"]
+    assert eth and btc and max(n["y"] for n in eth) < min(n["y"] for n in btc)  # Bitcoin below Ethereum
+    joined = nodes[f"btc:{crossed['a']['joined']}"]
+    assert joined["taint"] == "0.14999302 BTC" and joined["link"].startswith("https://mempool.space/address/")
+    crossing, = [e for e in data["graph"]["edges"] if e["crossing"]]
+    assert (crossing["source"], crossing["target"]) == (crossed["seed"], f"btc:{DEST}")
+    assert (crossing["amount"], crossing["received"]) == ("5", "0.2 BTC")
+    utxo = next(e for e in data["graph"]["edges"] if e["kind"] == "utxo")
+    assert utxo["txs"][0]["link"] == f"https://mempool.space/tx/{utxo['txs'][0]['tx_hash']}"
+    page, seen = _open(browser, crossed["html"])
+    try:
+        label = page.evaluate("window.tracerReport.cy.edges('[?crossing]').map(function (e) {"
+                              " return e.style('label'); })")
+        assert label == ["5 ETH → 0.2 BTC"]
+        assert not seen["errors"] and not [c for c in seen["console"] if c.startswith("error")]
+        assert all(u.startswith("file://") for u in seen["requests"])
+    finally:
+        page.close()

@@ -75,7 +75,7 @@ def test_a_users_file_may_override_a_shipped_label(tmp_path):
     ({"address": NEW_ROUTER, "label": "x", "category": "bridge", "source": ""}, "source is missing"),
     ({**router_entry(), "category": "dex"}, "a thorchain-router is labelled 'bridge'"),
     ({**router_entry(), "decoder": "thorchain"}, "unknown decoder"),
-    ({**router_entry(), "address": NEW_ROUTER + "\n"}, "not 0x followed by 40 hex digits"),
+    ({**router_entry(), "address": NEW_ROUTER + "\n"}, "neither 0x followed by 40 hex digits nor a Bitcoin address"),
     ({"address": NEW_ROUTER, "label": "x", "category": "exchnage", "source": "s"}, "unknown category"),
     ({"address": NEW_ROUTER, "label": "pool", "category": "mixer", "source": "s", "decoder": "tornado-pool",
       "asset": "ETH", "denomination": 1.5}, "denomination"),

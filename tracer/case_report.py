@@ -37,6 +37,7 @@ EXPLORERS = {
 BITCOIN_EXPLORER = "https://mempool.space"
 _EVM_ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
 _TX_HASH = re.compile(r"^0x[0-9a-f]{64}$")
+_BTC_TXID = re.compile(r"^[0-9a-f]{64}$")
 _BTC_ADDRESS = re.compile(r"^(bc1[02-9ac-hj-np-z]{8,87}|[13][1-9A-HJ-NP-Za-km-z]{25,34})$")
 TX_PER_EDGE = 20  # transaction hashes listed on one drawn edge (parallel transfers are drawn once)
 
@@ -54,7 +55,23 @@ def address_link(node: str) -> str:
 
 
 def tx_link(tx_hash: str, chain: str = "eth") -> str:
+    if chain == "btc":
+        return f"{BITCOIN_EXPLORER}/tx/{tx_hash}" if _BTC_TXID.match(tx_hash) else ""
     return f"{EXPLORERS[chain]}/tx/{tx_hash}" if chain in EXPLORERS and _TX_HASH.match(tx_hash) else ""
+
+
+def _lane(node: str) -> str:
+    """Which chain's lane a node is drawn in: Bitcoin's below Ethereum's (and the chains it reaches by bridge)."""
+    return "btc" if node.startswith("btc:") else "eth"
+
+
+def _taint_units(d: dict, lane: str) -> tuple[int, str]:
+    """(what reached a node in its own coin's base units, that amount as text with its coin)."""
+    if lane == "btc":
+        sats = int(d.get("taint_sats", "0") or 0)
+        return sats, f"{format_amount(sats, 8)} BTC"
+    wei = int(d.get("taint_wei", "0") or 0)
+    return wei, f"{format_amount(wei, 18)} ETH"
 
 
 def _node_size(taint_wei: int) -> float:
@@ -98,42 +115,62 @@ def graph_elements(graph: nx.MultiDiGraph, max_nodes: int, decimals: dict[str, i
         group = grouped.setdefault((u, v, d["asset"], d["kind"], poison), {
             "source": u, "target": v, "asset": d["asset"], "kind": d["kind"], "poison": poison,
             "amount": 0, "decimals": decimals.get(d["token"], 18), "value": 0.0, "count": 0, "txs": [], "flags": set(),
+            "received": 0,
         })
+        if d["kind"] == "bridge" and d.get("received_asset") == "BTC":
+            group["received"] += int(d.get("received_amount") or 0)  # a crossing into Bitcoin, verified
         group["amount"] += int(d["amount"])
         group["value"] += float(d["value"])
         group["count"] += 1
         group["flags"].update(_flags_set(d["flags"]))
         if len(group["txs"]) < TX_PER_EDGE:
+            chain = "btc" if d["kind"] in ("utxo", "co-spend") else "eth"
             group["txs"].append({"tx_hash": d["tx_hash"], "log_index": int(d["log_index"]), "block": int(d["block"]),
-                                 "link": tx_link(d["tx_hash"])})
+                                 "link": tx_link(d["tx_hash"], chain)})
     hops = [d.get("hop", -1) for n, d in graph.nodes(data=True) if n in chosen]
     last_hop = max(hops, default=0)
-    columns: dict[int, list[tuple[str, dict]]] = defaultdict(list)
+    columns: dict[int, dict[str, list[tuple[str, dict]]]] = defaultdict(lambda: {"eth": [], "btc": []})
     for n, d in graph.nodes(data=True):
         if n in chosen:
             hop = d.get("hop", -1)
-            columns[hop if hop >= 0 else last_hop + 1].append((n, d))
+            columns[hop if hop >= 0 else last_hop + 1][_lane(n)].append((n, d))
+
+    def rows_of(members: list) -> int:
+        return max(12, math.ceil(math.sqrt(len(members)) * 1.6)) if members else 1
+
+    # Ethereum's lane centred on 0, Bitcoin's below the tallest Ethereum column: a crossing runs downwards
+    eth_half = max(((min(rows_of(c["eth"]), len(c["eth"])) - 1) * 30 for c in columns.values()), default=0)
+    btc_top = eth_half + 300
     nodes = []
     x0 = 0
-    for column, members in sorted(columns.items()):
-        # each hop a block of sub-columns, centred vertically: wide fan-outs stay readable when fitted
-        members.sort(key=lambda nd: (-int(nd[1].get("taint_wei", "0")), nd[0]))
-        rows = max(12, math.ceil(math.sqrt(len(members)) * 1.6))
-        height = (min(rows, len(members)) - 1) * 60
-        for i, (n, d) in enumerate(members):
-            taint_wei = int(d.get("taint_wei", "0"))
-            nodes.append({
-                "id": n, "label": d.get("label", ""), "label_source": d.get("label_source", ""),
-                "category": d.get("category", "unknown"), "hop": int(d.get("hop", -1)),
-                "followed": bool(d.get("followed", False)), "flags": d.get("flags", ""),
-                "taint_wei": str(taint_wei), "taint": format_amount(taint_wei, 18),
-                "size": 40.0 if d.get("category") == "seed" else _node_size(taint_wei), "colour": CATEGORY_COLOURS.get(d.get("category", ""), "#7f8c9a"),
-                "link": address_link(n),
-                "totals": [{"asset": a, "in": format_amount(t[0], dec), "out": format_amount(t[1], dec)}
-                           for (a, dec), t in sorted(totals[n].items())],
-                "x": x0 + (i // rows) * 110, "y": (i % rows) * 60 - height // 2,
-            })
-        x0 += (math.ceil(len(members) / rows) - 1) * 110 + 380
+    for column, lanes in sorted(columns.items()):
+        width = 1
+        for lane, members in lanes.items():
+            if not members:
+                continue
+            # each hop a block of sub-columns: wide fan-outs stay readable when fitted
+            members.sort(key=lambda nd: (-_taint_units(nd[1], lane)[0], nd[0]))
+            rows = rows_of(members)
+            width = max(width, math.ceil(len(members) / rows))
+            height = (min(rows, len(members)) - 1) * 60
+            for i, (n, d) in enumerate(members):
+                units, shown = _taint_units(d, lane)
+                y = (i % rows) * 60 - height // 2 if lane == "eth" else btc_top + (i % rows) * 60
+                nodes.append({
+                    "id": n, "label": d.get("label", ""), "label_source": d.get("label_source", ""),
+                    "category": d.get("category", "unknown"), "hop": int(d.get("hop", -1)), "lane": lane,
+                    "followed": bool(d.get("followed", False)), "flags": d.get("flags", ""),
+                    "taint_wei": d.get("taint_wei", "0"), "taint_sats": d.get("taint_sats", "0"), "taint": shown,
+                    # (size by the amount in its own coin: 1 BTC drawn as 1 ETH; the numbers are in the panel)
+                    "size": 40.0 if d.get("category") == "seed" else
+                    _node_size(units * 10**10 if lane == "btc" else units),
+                    "colour": CATEGORY_COLOURS.get(d.get("category", ""), "#7f8c9a"),
+                    "link": address_link(n),
+                    "totals": [{"asset": a, "in": format_amount(t[0], dec), "out": format_amount(t[1], dec)}
+                               for (a, dec), t in sorted(totals[n].items())],
+                    "x": x0 + (i // rows) * 110, "y": y,
+                })
+        x0 += (width - 1) * 110 + 380
     # one colour per asset that carries value (spam is grey): ETH blue, the others by name
     clean_assets = sorted({g["asset"] for g in grouped.values() if not g["poison"]} - {"ETH"})
     assets = {"ETH": ASSET_COLOURS[0], **{a: ASSET_COLOURS[1 + i % (len(ASSET_COLOURS) - 1)]
@@ -144,9 +181,12 @@ def graph_elements(graph: nx.MultiDiGraph, max_nodes: int, decimals: dict[str, i
             "id": f"e{i}", "source": g["source"], "target": g["target"], "asset": g["asset"], "kind": g["kind"],
             "poison": g["poison"], "amount": format_amount(g["amount"], g["decimals"]), "value": g["value"],
             "count": g["count"], "txs": g["txs"], "flags": ",".join(sorted(g["flags"])),
+            "crossing": g["kind"] == "bridge" and g["target"].startswith("btc:"),
+            "received": f"{format_amount(g['received'], 8)} BTC" if g["received"] else "",
             "colour": "#b8b8b8" if g["poison"] else assets.get(g["asset"], ASSET_COLOURS[0]),
         })
     return {"nodes": nodes, "edges": edges, "total_nodes": graph.number_of_nodes(),
+            "lanes": sorted({n["lane"] for n in nodes}),
             "total_edges": graph.number_of_edges(), "max_hop": last_hop,
             "assets": sorted({e["asset"] for e in edges}),
             "asset_colours": {e["asset"]: e["colour"] for e in edges if not e["poison"]}}

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .case_report import address_link, tx_link
 from .errors import TracerError
-from .models import format_amount
+from .report import traced_btc, traced_eth
 from .safe_text import for_terminal
 
 VENDOR_FILE = "cytoscape.min.js"
@@ -100,7 +100,8 @@ SCRIPT = r"""
   });
   g.edges.forEach(function (e) {
     elements.push({group: "edges", data: {id: e.id, source: e.source, target: e.target, colour: e.colour,
-      asset: e.asset, value: e.value, poison: e.poison, width: Math.min(9, 1 + Math.log10(1 + e.value))}});
+      asset: e.asset, value: e.value, poison: e.poison, width: Math.min(9, 1 + Math.log10(1 + e.value)),
+      crossing: e.crossing, crossLabel: e.crossing ? e.amount + " " + e.asset + (e.received ? " → " + e.received : "") : ""}});
   });
   var cy = cytoscape({
     container: document.getElementById("cy"), elements: elements, layout: {name: "preset"},
@@ -113,6 +114,9 @@ SCRIPT = r"""
       {selector: "edge", style: {width: "data(width)", "line-color": "data(colour)", "target-arrow-color": "data(colour)",
         "target-arrow-shape": "triangle", "curve-style": "bezier", opacity: 0.8, "arrow-scale": 0.8}},
       {selector: "edge[?poison]", style: {"line-style": "dashed", opacity: 0.5}},
+      {selector: "edge[?crossing]", style: {"line-color": "#9467bd", "target-arrow-color": "#9467bd", width: 5,
+        "line-style": "dotted", label: "data(crossLabel)", "font-size": 10, "text-rotation": "autorotate",
+        opacity: 1}},
       {selector: ".hidden", style: {display: "none"}}
     ]
   });
@@ -168,7 +172,8 @@ SCRIPT = r"""
     row(dl, "category", n.category);
     row(dl, "hop", n.hop >= 0 ? String(n.hop) : "not reached by the trace");
     row(dl, "label source", n.label_source || "—");
-    row(dl, "traced value reached (ETH, " + data.taint_model + ")", n.taint);
+    row(dl, "chain", n.lane === "btc" ? "Bitcoin" : "Ethereum");
+    row(dl, "traced value reached (" + data.taint_model + ")", n.taint);
     row(dl, "followed", n.followed ? "yes" : "no");
     if (n.flags) { row(dl, "flags", n.flags); }
     n.totals.forEach(function (t) { row(dl, "totals " + t.asset, "in " + t.in + " · out " + t.out); });
@@ -185,6 +190,7 @@ SCRIPT = r"""
     row(dl, "from", d.source, (byId[d.source] || {}).link);
     row(dl, "to", d.target, (byId[d.target] || {}).link);
     row(dl, "amount", d.amount + " " + d.asset);
+    if (d.received) { row(dl, "received on Bitcoin", d.received + " (the crossing is verified by its outbound)"); }
     if (d.flags) { row(dl, "flags", d.flags); }
     d.txs.forEach(function (t) {
       row(dl, "tx (block " + t.block + (t.log_index >= 0 ? ", log " + t.log_index : "") + ")", t.tx_hash, t.link);
@@ -220,6 +226,8 @@ def render_html(report: dict) -> str:
     asset_colours = g.get("asset_colours", {})
     edge_legend = "".join(f'<span><i class="swatch line" data-colour="{escape(asset_colours[a])}"></i>{text(a)}</span>'
                           for a in sorted(asset_colours))
+    crossing_legend = ('<span>dotted purple: a bridge crossing into Bitcoin; Bitcoin\'s lane is drawn below</span>'
+                       if "btc" in g.get("lanes", []) else "")
     clipped = "" if len(g["nodes"]) >= g["total_nodes"] else (
         f' <span class="warn">Showing {len(g["nodes"]):,} of {g["total_nodes"]:,} nodes: seeds and those the most '
         f'traced value reached (use <code>tracer export</code> for all).</span>')
@@ -237,7 +245,7 @@ def render_html(report: dict) -> str:
 <span id="visible-count" class="muted"></span>{clipped}
 </div>
 <div class="legend"><b>nodes</b>{legend}</div>
-<div class="legend"><b>edges</b>{edge_legend}<span>dashed: poisoning</span></div>
+<div class="legend"><b>edges</b>{edge_legend}<span>dashed: poisoning</span>{crossing_legend}</div>
 <div id="graph-wrap"><div id="cy"></div><div id="details"><p class="muted">Click a node or an edge.</p></div></div>
 </section>
 {_news_html(report["news"])}
@@ -335,15 +343,17 @@ def _exits_html(exits: list[dict], limit: int = 200) -> str:
     for r in exits[:limit]:
         dests = "".join(_destination(d) for d in r["destinations"] if d["dest_address"] or d["flags"])
         rows.append(
-            f'<tr><td class="num">{r["rank"]}</td><td class="num">{format_amount(int(r["taint_wei"]), 18)}</td>'
+            f'<tr><td class="num">{r["rank"]}</td><td class="num">{traced_eth(r)}</td>'
+            f'<td class="num">{traced_btc(r)}</td>'
             f'<td>{text(r["kind"])}</td><td>{_code_link(address_link(r["address"]), r["address"])}</td>'
             f'<td>{text(r["label"])}<div class="muted">{text(r["label_source"])}</div>{dests}</td>'
             f'<td class="num">{r["hop"]}</td></tr>')
     more = f'<p class="muted">{len(exits) - limit:,} more: <code>tracer exits --csv</code></p>' \
         if len(exits) > limit else ""
-    body = "".join(rows) or '<tr><td colspan="6">No exits yet.</td></tr>'
-    return ('<section id="exits"><h2>Exits, ranked by traced value (ETH and ETH-pegged tokens)</h2>'
-            '<table><tr><th>#</th><th>traced ETH</th><th>kind</th><th>address</th><th>label, source, decoded '
+    body = "".join(rows) or '<tr><td colspan="7">No exits yet.</td></tr>'
+    return ('<section id="exits"><h2>Exits, ranked by traced value (ETH and ETH-pegged tokens; Bitcoin by the ETH '
+            'it crossed as)</h2>'
+            '<table><tr><th>#</th><th>traced ETH</th><th>traced BTC</th><th>kind</th><th>address</th><th>label, source, decoded '
             f'destinations</th><th>hop</th></tr>{body}</table>{more}</section>')
 
 

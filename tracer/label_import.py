@@ -187,9 +187,13 @@ def _ofac(f: Path) -> Iterator[ImportedLabel]:
         entries = [line.strip() for line in f.read_text(encoding="utf-8").splitlines()]
     asset = f.stem.removeprefix("sanctioned_addresses_")
     src = _source(f, "OFAC SDN list")
+    from .btc import node_for
+
     for address in entries:
         if is_address(address):
             yield ImportedLabel(address.lower(), f"OFAC SDN sanctioned ({asset} list)", "sanctioned", src)
+        elif asset == "XBT" and address and node_for(address):  # Bitcoin's list: its nodes are btc:<address>
+            yield ImportedLabel(node_for(address), f"OFAC SDN sanctioned ({asset} list)", "sanctioned", src)
 
 
 _ADDRESS_COLUMNS = ("address", "banned_address", "contract_address")

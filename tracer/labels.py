@@ -77,11 +77,15 @@ def parse_entries(entries: object, where: str) -> list[Label]:
         if not isinstance(entry, dict):
             raise InputError(f"{at}: expected an object")
         address = entry.get("address")
-        if not isinstance(address, str) or not _HEX40.fullmatch(address):
-            raise InputError(f"{at}: address {address!r} is not 0x followed by 40 hex digits")
+        bitcoin = _bitcoin_node(address)
+        if bitcoin is None and (not isinstance(address, str) or not _HEX40.fullmatch(address)):
+            raise InputError(f"{at}: address {address!r} is neither 0x followed by 40 hex digits nor a Bitcoin "
+                             "address (its checksum checked)")
         body = address[2:]
-        if body != body.lower() and body != body.upper() and not is_checksum_address(address):
+        if bitcoin is None and body != body.lower() and body != body.upper() and not is_checksum_address(address):
             raise InputError(f"{at}: address {address} fails its EIP-55 checksum")
+        if bitcoin is not None and (entry.get("code") is not None or entry.get("decoder") is not None):
+            raise InputError(f"{at} ({address}): a Bitcoin address has no code and no decoder")
         for key in ("label", "category", "source"):
             if not isinstance(entry.get(key), str) or not entry[key].strip():
                 raise InputError(f"{at} ({address}): {key} is missing or empty (every label names its source)")
@@ -108,10 +112,19 @@ def parse_entries(entries: object, where: str) -> list[Label]:
                     raise InputError(f"{at} ({address}): a tornado-pool needs its denomination in base units, "
                                      "as a string of digits")
                 asset, denomination = (asset if asset == "ETH" else asset.lower()), int(raw)
-        addr = address.lower()
+        addr = bitcoin or address.lower()
         out.append(Label(addr, entry["label"].strip(), entry["category"].strip(), entry["source"].strip(), code,
                          decoder, asset, denomination))
     return out
+
+
+def _bitcoin_node(address: object) -> str | None:
+    """`btc:<address>` for a Bitcoin address (written plain or as its node, checksum checked), else None."""
+    if not isinstance(address, str) or address.startswith("0x"):
+        return None
+    from .btc import node_for
+
+    return node_for(address.removeprefix("btc:"))
 
 
 def _read_extra(path: str) -> list[tuple[Label, bool]]:
@@ -151,7 +164,8 @@ def curated_labels() -> dict[str, Label]:
 
 
 def label_for(address: str) -> Label | None:
-    return curated_labels().get(address.lower())
+    # (a base58 Bitcoin address is case-sensitive: its node is looked up as written)
+    return curated_labels().get(address if address.startswith("btc:") else address.lower())
 
 
 def decoder_of(address: str) -> str | None:

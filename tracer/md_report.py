@@ -9,7 +9,7 @@ import re
 import time
 from pathlib import Path
 
-from .models import format_amount
+from .report import traced_btc, traced_eth
 from .safe_text import for_terminal
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|<>~])")
@@ -54,13 +54,14 @@ def render_markdown(report: dict) -> str:
                        f"{_moved(d['moved'])} (first tx `{d['first_tx_hash']}`)")
         out.append("")
     out += ["## Exits, ranked by traced value", "",
-            "| # | traced ETH | kind | address | label (source) | decoded destinations |", "| --- | --- | --- | --- | --- | --- |"]
+            "| # | traced ETH | traced BTC | kind | address | label (source) | decoded destinations |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in report["exits"][:200]:
         dests = "; ".join(f"{md(d['dest_chain'])}:{md(d['dest_address'])} ({md(d['dest_asset'])}, tx `{d['tx_hash']}`"
                           + (f", memo {md(d['memo'])})" if d["memo"] else ")")
                           for d in r["destinations"] if d["dest_address"])
         source = f" ({md(r['label_source'])})" if r["label_source"] else ""
-        out.append(f"| {r['rank']} | {format_amount(int(r['taint_wei']), 18)} | {md(r['kind'])} | `{r['address']}` | "
+        out.append(f"| {r['rank']} | {traced_eth(r)} | {traced_btc(r)} | {md(r['kind'])} | `{r['address']}` | "
                    f"{md(r['label'])}{source} | {dests} |")
     if len(report["exits"]) > 200:
         out.append(f"\n{len(report['exits']) - 200:,} more: `tracer exits --csv`.")

@@ -63,6 +63,18 @@ ENDPOINT_KINDS = {
 }
 
 
+def traced_eth(row: dict) -> str:
+    """An exits row's ETH: for a Bitcoin row the ETH its satoshis crossed as; "" when none crossed (Bitcoin
+    seeds alone: no figure is made up)."""
+    if row.get("asset", "ETH") == "ETH" or row.get("eth_equivalent"):
+        return format_amount(int(row["taint_wei"]), 18)
+    return ""
+
+
+def traced_btc(row: dict) -> str:
+    return format_amount(int(row["taint_sats"]), 8) if row.get("asset") == "BTC" else ""
+
+
 def exits_table(store: Store, model: str = "haircut", min_wei: int = 1, graph=None, taint=None) -> list[dict]:
     """Where the traced value (ETH class) ended up, largest first.
 

@@ -119,6 +119,8 @@ class TraceResult:
 
 _NEVER_FOLLOW = frozenset({ZERO_VALUE, COUNTERFEIT, LOOKALIKE, COINJOIN_FLAG, CO_SPEND_FLAG, FEE_FLAG})
 BTC_SCREEN = "btc-txs"  # the screen's key for a Bitcoin address: its confirmed transactions' count
+BTC_REORG_MARGIN = 6  # Bitcoin blocks read again each night: the customary six confirmations (--reorg-margin is
+# in Ethereum's 12-second blocks; twelve Bitcoin blocks would be two hours of someone's history read twice)
 BTC_CLOCK_SLACK = 7_200  # seconds a Bitcoin block's time may lag (consensus allows up to two hours either way)
 MAX_PEEL_STEPS = 100  # steps along a peel chain's change counted as one hop (each costs a Bitcoin address's reads)
 FEW_PROBES = 4  # early first pages of the next hop that go ahead of everything but the screen (_start_probes)
@@ -163,6 +165,7 @@ class Tracer:
         self._early_probes: tuple[dict[str, int], Future] | None = None  # likewise: (reach blocks, probes)
         self._crossings: dict[str, list] = {}  # btc:<address> -> the exit rows (bridge deposits) swapped out to it
         self._unverified_reach: set[str] = set()  # crossing nodes reached from 0 only until their outbound is found
+        self._btc_hubs: set[str] = set()  # Bitcoin addresses with more transactions than --max-degree: services
 
     # ---- edge and node rules ------------------------------------------------------------
     def follows(self, t: Transfer) -> bool:
@@ -219,7 +222,7 @@ class Tracer:
             result.rate_limited = self.source.rate_limited
             result.seconds = time.monotonic() - started
             result.rejected = self._rejected()
-            self.store.add_usage(self.source.name, result.requests)
+            self._book_usage()
             self.store.finish_run(
                 run_id, "ok", head_block=result.head_block, requests=result.requests,
                 new_transfers=result.new_transfers, new_addresses=result.new_addresses,
@@ -229,7 +232,7 @@ class Tracer:
         except BaseException as exc:
             message = str(exc) if isinstance(exc, TracerError) else type(exc).__name__
             try:
-                self.store.add_usage(self.source.name, self.source.requests)
+                self._book_usage()
                 self.store.finish_run(run_id, "failed", requests=self.source.requests, error=message[:500],
                                       **self._rejected_columns(self._rejected()))
             except Exception:
@@ -237,6 +240,12 @@ class Tracer:
             raise
         finally:
             self.progress.finish()
+
+    def _book_usage(self) -> None:
+        """Today's requests per service: a daily quota is one service's (Etherscan's key, not Esplora's host)."""
+        usage = getattr(self.source, "usage", None)
+        for service, requests in (usage() if usage else {self.source.name: self.source.requests}).items():
+            self.store.add_usage(service, requests)
 
     def _open(self, seeds: list[str]) -> int:
         """The run's head block. Where hop 0's balances are screened (explorers), they are read first and the
@@ -342,8 +351,9 @@ class Tracer:
         same_hop: dict[str, int] = {}
         for address in to_follow:
             node = nodes[address]
-            node.followed = True
-            if address not in seed_set and self.store.counterparties(address) > self.options.max_degree:
+            node.followed = address not in self._btc_hubs  # (a Bitcoin hub's history was never read: an endpoint)
+            if address not in seed_set and (address in self._btc_hubs
+                                            or self.store.counterparties(address) > self.options.max_degree):
                 node.category = "service"  # a hub: an exchange or other service, not a wallet
                 continue
             spent = (self.store.btc_spends if address.startswith("btc:") else self.store.outflows)
@@ -559,7 +569,8 @@ class Tracer:
                 continue
             if reach < cur.scanned_from:
                 tasks.append(FetchTask(address, action, reach, cur.scanned_from - 1))
-            start = max(cur.scanned_from, cur.scanned_to - self.options.reorg_margin + 1)
+            margin = BTC_REORG_MARGIN if address.startswith("btc:") else self.options.reorg_margin
+            start = max(cur.scanned_from, cur.scanned_to - margin + 1)
             if start <= head:
                 tasks.append(FetchTask(address, action, start, head))
             cursors[action] = Cursor(min(reach, cur.scanned_from), max(head, cur.scanned_to))
@@ -627,6 +638,13 @@ class Tracer:
                 flush()
         for address in addresses:
             if address in unchanged:
+                self.progress.advance()
+                continue
+            count = snapshot.get(address, {}).get((address, BTC_SCREEN))
+            if count is not None and nodes[address].hop > 0 and count > self.options.max_degree:
+                # thousands of transactions: a service's address (an exchange's, a payment processor's), never
+                # paged (at 700 requests/hour its history could take days); an endpoint, as a hub is on Ethereum
+                self._btc_hubs.add(address)
                 self.progress.advance()
                 continue
             probe = probes.get(address)

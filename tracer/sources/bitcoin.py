@@ -38,6 +38,13 @@ class BitcoinSource:
     def requests(self) -> int:
         return self.home.requests + self.esplora.requests
 
+    def usage(self) -> dict[str, int]:
+        """Requests per service, kept apart: the explorer's daily quota is not the Esplora host's."""
+        inner = getattr(self.home, "usage", None)
+        usage = dict(inner() if inner else {self.home.name: self.home.requests})
+        usage[self.esplora.service] = usage.get(self.esplora.service, 0) + self.esplora.requests
+        return usage
+
     @property
     def rate_limited(self) -> int:
         return self.home.rate_limited + self.esplora.rate_limited
@@ -88,21 +95,28 @@ class BitcoinSource:
         others = [t for t in tasks if not t.address.startswith("btc:")]
         if others:
             yield from self.home.fetch(others)
-        for task in (t for t in tasks if t.address.startswith("btc:")):
-            address = task.address[4:]
-            tip = self.head_for(task.address)
-            stats = self._stats.pop(task.address, None) or self.esplora.address(address)
-            found: list[Transfer] = []
+        by_address: dict[str, list[FetchTask]] = {}
+        for task in tasks:
+            if task.address.startswith("btc:"):
+                by_address.setdefault(task.address, []).append(task)
+        for node, mine in by_address.items():
+            # One pass over the history for all of an address's ranges (a reach earlier than what was read
+            # before, and the new blocks): the pages run newest first, so the lowest start reads them all once.
+            address = node[4:]
+            tip = self.head_for(node)
+            stats = self._stats.pop(node, None) or self.esplora.address(address)
             try:
-                history = self.esplora.history(address, stats=stats, tip=tip, since=task.start)
+                history = self.esplora.history(address, stats=stats, tip=tip, since=min(t.start for t in mine))
             except IncompleteHistory as exc:  # this address waits for the next run (its cursor stays); others go on
-                self._incomplete.add(task.address)
+                self._incomplete.add(node)
                 self._warn(str(exc))
                 history = []
-            for tx in history:
-                if task.start <= tx.height <= task.end:
-                    found.extend(transfers_of(tx))
-            yield task, found
+            for task in mine:
+                found: list[Transfer] = []
+                for tx in history:
+                    if task.start <= tx.height <= task.end:
+                        found.extend(transfers_of(tx))
+                yield task, found
         self._tip = None  # the next hop plans up to a tip read after its own screen
 
     def take_incomplete(self, address: str) -> set[str]:

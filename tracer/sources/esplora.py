@@ -30,7 +30,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from ..chain_addresses import check
-from ..errors import MalformedResponseError, RateLimitError, SourceError
+from ..errors import MalformedResponseError, QuotaError, RateLimitError, SourceError
 from ..records import RejectedRecord, clean_reason
 from .jsonrpc import redact_url
 from .pacing import Pacer
@@ -108,9 +108,10 @@ class EsploraClient:
     name = "esplora"
 
     def __init__(self, url: str = DEFAULT_URL, rate: float | None = None, timeout: float = 30.0, retries: int = 6,
-                 backoff: float = 0.25, sleep=time.sleep):
+                 backoff: float = 0.25, sleep=time.sleep, max_requests: int | None = None):
         self.url = url.rstrip("/")
         self._host = redact_url(self.url)
+        self.service = f"esplora {urlsplit(self.url).hostname or self.url}"  # usage is booked per host
         self.rate = rate or default_rate(self.url)
         self.pacer = Pacer(self.rate)
         self.timeout = timeout
@@ -122,6 +123,7 @@ class EsploraClient:
         self.requests = 0
         self.rate_limited = 0
         self.rejected: list[RejectedRecord] = []
+        self.max_requests = max_requests  # --btc-max-requests: this run's share of a keyless hourly budget
 
     # ---- the API -------------------------------------------------------------------------------
     def tip_height(self) -> int:
@@ -241,6 +243,9 @@ class EsploraClient:
         while True:
             started = self.pacer.wait()
             with self._lock:
+                if self.max_requests is not None and self.requests >= self.max_requests:
+                    raise QuotaError(f"--btc-max-requests {self.max_requests} reached; everything fetched is kept: "
+                                     "rerun (in an hour, on a keyless host) to go on from there")
                 self.requests += 1
             try:
                 return self._once(url, text, missing_ok)
