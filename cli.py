@@ -687,14 +687,22 @@ def _print_trace_summary(result, verbose: bool) -> None:
 # ---- export -----------------------------------------------------------------------------
 @cli.command("export")
 @_db_option
-@click.option("--format", "fmt", type=click.Choice(["graphml", "gexf", "csv", "json"]), default="graphml",
-              show_default=True)
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="File to write.")
+@click.option("--format", "fmt", type=click.Choice(["graphml", "gexf", "csv", "json", "neo4j"]), default="graphml",
+              show_default=True, help="neo4j: the node and relationship CSVs `neo4j-admin database import full` "
+                                      "reads, and queries.cypher, in the directory --out.")
+@click.option("--out", "out_path", required=True, type=click.Path(),
+              help="File to write (for neo4j: a directory, made if missing; its other files are left alone).")
 def export_cmd(db_path: str, fmt: str, out_path: str) -> None:
-    """Export the store's graph (GraphML/GEXF for Gephi, Cytoscape, yEd; CSV; JSON)."""
+    """Export the store's graph (GraphML/GEXF for Gephi, Cytoscape, yEd; CSV; JSON; Neo4j import files)."""
     from tracer.graph import build_graph, export
 
-    _check_output_path(out_path, "--out")
+    if fmt == "neo4j":
+        if Path(out_path).exists() and not Path(out_path).is_dir():
+            raise InputError(f"--out: {out_path} is not a directory (--format neo4j writes several files there)")
+        if not Path(out_path).resolve().parent.exists():
+            raise InputError(f"--out: directory {Path(out_path).parent} does not exist")
+    else:
+        _check_output_path(out_path, "--out")
     store = _open_to_read(db_path)
     try:
         graph = build_graph(store)
@@ -702,7 +710,12 @@ def export_cmd(db_path: str, fmt: str, out_path: str) -> None:
         store.close()
     from tracer.outputs import write_atomically
 
-    written = write_atomically(out_path, lambda tmp: export(graph, fmt, tmp))
+    if fmt == "neo4j":
+        from tracer.outputs import write_into_directory
+
+        written = write_into_directory(out_path, lambda tmp: export(graph, fmt, tmp))
+    else:
+        written = write_atomically(out_path, lambda tmp: export(graph, fmt, tmp))
     click.echo(f"{graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges -> {', '.join(map(str, written))}")
 
 

@@ -75,9 +75,12 @@ def test_a_coinjoin_splits_a_seeds_coin_over_its_outputs_and_fee_and_ranks_them_
 
 @pytest.fixture(scope="module")
 def crossed(tmp_path_factory):
+    return make_crossed(tmp_path_factory.mktemp("crossed"))
+
+
+def make_crossed(tmp) -> dict:
     """One trace from an Ethereum THORChain deposit (anvil) across into Bitcoin (build_btc), with its graph and
     its HTML report."""
-    tmp = tmp_path_factory.mktemp("crossed")
     seed, vault = scenario.addr("btc-seed"), scenario.addr("btc-thor-vault")
     with Anvil(chain_id=1) as home:
         b = scenario.Builder(home)

@@ -20,7 +20,7 @@ from .safe_text import for_file, for_spreadsheet
 from .store import Store, _flags_set
 from .tokens import lookup
 
-FORMATS = ("graphml", "gexf", "csv", "json")
+FORMATS = ("graphml", "gexf", "csv", "json", "neo4j")
 NODE_FIELDS = ("label", "label_source", "category", "hop", "is_contract", "followed", "flags", "taint_wei",
                "taint_eth", "taint_sats")
 EDGE_FIELDS = ("tx_hash", "log_index", "block", "timestamp", "kind", "asset", "token", "amount", "value", "flags",
@@ -280,4 +280,9 @@ def export(graph: nx.MultiDiGraph, fmt: str, out: str | Path) -> list[Path]:
             for n, d in graph.nodes(data=True):
                 w.writerow([for_spreadsheet(_file_text(x)) for x in (n, *(d.get(f, "") for f in NODE_FIELDS))])
         return [out, nodes_path]
+    if fmt == "neo4j":  # `out` is a directory: nodes.csv, relationships.csv, queries.cypher
+        from .neo4j import write_neo4j
+
+        return write_neo4j(graph, out, NODE_FIELDS, (*EDGE_FIELDS, *OPTIONAL_EDGE_FIELDS, "confidence"), defaults,
+                           _file_text)
     raise ValueError(f"unknown format {fmt}")

@@ -13,7 +13,9 @@ target is replaced, the link stays); anything that is not a regular file
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,6 +60,38 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], objec
         for leftover in final.parent.iterdir() if final.parent.is_dir() else ():
             if leftover.name.startswith(tag):
                 leftover.unlink(missing_ok=True)
+
+
+def write_into_directory(path: str | os.PathLike[str], write: Callable[[Path], list[Path]]) -> list[Path]:
+    """Call write(temporary folder) and move each file it wrote over its namesake in the directory `path`
+    (made if missing); returns the final paths. The directory's other files are the analyst's: left alone.
+
+    Each file is replaced atomically, as write_atomically does for one file: a run killed while writing leaves
+    every earlier file whole (a kill between two renames can leave the set from two exports, never a
+    truncated file)."""
+    if not str(path).strip():
+        raise InputError("the output directory name is empty")
+    final = Path(os.path.realpath(path))
+    if final.exists() and not final.is_dir():
+        raise InputError(f"{path} is not a directory (a directory of files is written there)")
+    try:
+        final.mkdir(exist_ok=True)
+        temp = Path(tempfile.mkdtemp(prefix=".tracer-", dir=final))
+    except OSError as exc:
+        raise OutputError(f"cannot write into {path}: {exc.strerror or exc}") from None
+    try:
+        written = [Path(p) for p in write(temp)]
+        for p in written:
+            _flush_to_disk(p)
+            _keep_permissions(p, final / p.name)
+        for p in written:
+            os.replace(p, final / p.name)
+        return [final / p.name for p in written]
+    except OSError as exc:
+        raise OutputError(f"cannot write into {path}: {exc.strerror or exc}; the files there are unchanged") \
+            from None
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _paths(result: object, default: Path) -> list[Path]:
