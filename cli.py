@@ -28,8 +28,15 @@ DEFAULT_DB = "tracer.db"
 def _db_option(f):
     return click.option(
         "--db", "db_path", envvar="TRACER_DB", default=DEFAULT_DB, show_default=True,
-        type=click.Path(dir_okay=False), help="SQLite store (env TRACER_DB).", callback=_no_empty_db,
+        help="The case store: an SQLite file, or postgresql://user@host:5432/db?case=NAME for a case on a "
+             "PostgreSQL server (env TRACER_DB).", callback=_no_empty_db,
     )(f)
+
+
+def _store_exists(db_path: str) -> bool:
+    from tracer.store import Store
+
+    return Store.exists(db_path)
 
 
 def _no_empty_db(ctx, param, value):
@@ -122,7 +129,7 @@ def seeds(ctx, case_name: str | None, as_list: bool, as_json: bool, chain: str |
     synced = _synced_rows(db_path, case_name, chain)
     if case_name and case_name not in cases() and not synced:
         raise InputError(f"unknown case {case_name!r}; known cases: {', '.join(sorted(cases()))}"
-                         + (" (and none synced into this store)" if Path(db_path).exists() else ""))
+                         + (" (and none synced into this store)" if _store_exists(db_path) else ""))
     bundled = [] if chain and chain != "eth" else [s for s in all_seeds() if not case_name or s.case == case_name]
     if as_json:
         rows = [_seed_json(s) for s in bundled] + [_synced_json(r) for r in synced]
@@ -159,9 +166,10 @@ def seeds(ctx, case_name: str | None, as_list: bool, as_json: bool, chain: str |
 def _synced_rows(db_path: str, case_name: str | None, chain: str | None, check: bool = True) -> list:
     """Synced seeds in the store, if there is one (`check`: its integrity first, as every reader does; a trace
     checks it itself once it holds the store)."""
-    if not Path(db_path).exists():
-        return []
     from tracer.store import Store
+
+    if not Store.exists(db_path):
+        return []
 
     store = _open_to_read(db_path) if check else Store.open(db_path, create=False)
     try:
@@ -909,7 +917,7 @@ def doctor(db_path, source_mode, rpc_url, rpc_rate, chunk_size, batch_size, expl
     from tracer.tables import Table, render
 
     usage = None
-    if Path(db_path).exists():
+    if Store.exists(db_path):
         store = Store.open(db_path, create=False)
         try:
             usage = store.usage_today()
@@ -1002,7 +1010,7 @@ def labels_import(path: Path, db_path: str) -> None:
         read, new = store.import_labels(labels_read)
     finally:
         store.close()
-    click.echo(f"{read} labels read, {new} stored or updated in {db_path}")
+    click.echo(f"{read} labels read, {new} stored or updated in {store.location}")
 
 
 # ---- entry point ------------------------------------------------------------------------

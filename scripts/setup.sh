@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # All of the set-up, in one command (the README's first): the virtual environment with tracer and its
 # test extras, the pinned npm tools (anvil, solc-js, cytoscape.js; see install-tools.sh), and the Debian
-# packages the tests need (chromium for the HTML report tests). As root the packages are installed; as
+# packages the tests need (chromium for the HTML report tests, postgresql for the PostgreSQL store's). As root the packages are installed; as
 # anyone else the one apt-get line to run is printed instead. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,4 +18,5 @@ python3 -m venv .venv
 .venv/bin/pip install --quiet -e '.[test]'
 scripts/install-tools.sh
 scripts/install-browser.sh
+scripts/install-postgres.sh
 echo "setup: done; run the tests with: .venv/bin/python -m pytest -q"

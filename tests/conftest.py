@@ -65,3 +65,27 @@ def scenario_chain():
         yield node, scenario.build(node)
     finally:
         node.stop()
+
+
+# ---- the store on both backends ------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def pg_server():
+    """One throwaway PostgreSQL cluster for the session (tests/pg_server.py); each test takes its own case."""
+    from pg_server import PostgresServer, server_binaries
+
+    if server_binaries() is None:
+        pytest.skip("PostgreSQL server binaries absent (/usr/lib/postgresql/*/bin): run scripts/setup.sh")
+    with PostgresServer() as server:
+        yield server
+
+
+_cases = iter(range(1, 10**6))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_at(request, tmp_path) -> str:
+    """Where a test's store lives: an SQLite file, or a fresh case on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "case.db")
+    server = request.getfixturevalue("pg_server")
+    return server.url_for(f"t{next(_cases)}")

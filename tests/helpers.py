@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from click.testing import CliRunner
 
@@ -24,15 +23,18 @@ def trace(server, db_path, *extra: str, seed: str = "0x47666Fab8bd0Ac7003bce3f5C
 
 
 def store_snapshot(db_path) -> dict:
-    """Everything that should be identical between two stores of the same trace."""
-    conn = sqlite3.connect(db_path)
+    """Everything that should be identical between two stores of the same trace (a file or a PostgreSQL case)."""
+    from tracer.store import Store
+
+    store = Store.open(str(db_path), create=False)
+    conn = store.conn
     try:
-        transfers = sorted(conn.execute(
+        transfers = sorted(tuple(r) for r in conn.execute(
             "SELECT id, tx_hash, kind, position, block, timestamp, from_addr, to_addr, token, asset, decimals,"
             " amount, flags FROM transfers").fetchall())
-        addresses = sorted(conn.execute(
+        addresses = sorted(tuple(r) for r in conn.execute(
             "SELECT address, is_contract, code_kind, hop, reach_block, followed, category FROM addresses"
             " WHERE hop IS NOT NULL").fetchall())
     finally:
-        conn.close()
+        store.close()
     return {"transfers": transfers, "addresses": addresses}

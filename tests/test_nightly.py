@@ -11,20 +11,40 @@ from pathlib import Path
 from explorer_server import ExplorerServer
 from helpers import store_snapshot, trace
 
+from tracer.errors import StoreError
+
 CUT_BLOCK = 21895450  # the chain "as of last night": mid-way through the hop-2 swaps
 MARGIN = 12
 
 
-def cursors(db_path) -> dict[tuple[str, str], int]:
-    conn = sqlite3.connect(db_path)
+def cursors(db) -> dict[tuple[str, str], int]:
+    """The store's scan cursors, read as any reader would (a file or a PostgreSQL case)."""
+    from tracer.store import Store
+
+    store = Store.open(str(db), create=False)
     try:
-        return {(a, act): to for a, act, to in conn.execute("SELECT address, action, scanned_to FROM cursors")}
+        return {(a, act): to for a, act, to in store.conn.execute("SELECT address, action, scanned_to FROM cursors")}
     finally:
-        conn.close()
+        store.close()
 
 
-def test_rerun_after_the_chain_grew_equals_a_fresh_trace(fixture_chain, tmp_path):
-    nightly_db, fresh_db = tmp_path / "nightly.db", tmp_path / "fresh.db"
+def statuses(db) -> list[str]:
+    from tracer.store import Store
+
+    store = Store.open(str(db), create=False)
+    try:
+        return [r["status"] for r in store.runs()]
+    finally:
+        store.close()
+
+
+def two_stores(store_at: str, tmp_path) -> tuple[str, str]:
+    """Two stores on the test's backend: the one a test works on, and a fresh one to compare with."""
+    return store_at, (store_at + "-fresh" if "://" in store_at else str(tmp_path / "fresh.db"))
+
+
+def test_rerun_after_the_chain_grew_equals_a_fresh_trace(fixture_chain, tmp_path, store_at):
+    nightly_db, fresh_db = two_stores(store_at, tmp_path)
     with ExplorerServer(fixture_chain) as server:
         fixture_chain.visible_to = CUT_BLOCK
         first = trace(server, nightly_db)
@@ -61,9 +81,9 @@ def test_nightly_json_reports_what_is_new_per_hop(fixture_chain, tmp_path):
     assert third["new_transfers"] == 0 and third["new_addresses"] == 0
 
 
-def test_a_killed_run_loses_nothing_and_the_rerun_completes_it(fixture_chain, tmp_path):
+def test_a_killed_run_loses_nothing_and_the_rerun_completes_it(fixture_chain, tmp_path, store_at):
     """SIGKILL a real `tracer trace` mid-run, rerun it: same store as one uninterrupted run."""
-    killed_db, fresh_db = tmp_path / "killed.db", tmp_path / "fresh.db"
+    killed_db, fresh_db = two_stores(store_at, tmp_path)
     with ExplorerServer(fixture_chain, latency=0.05) as server:
         cmd = [sys.executable, "-c", "import cli; cli.main()", "trace", "0x47666fab8bd0ac7003bce3f5c3585383f09486e2",
                "--db", str(killed_db), "--explorer-url", server.url, "--rate", "40", "--quiet"]
@@ -71,13 +91,12 @@ def test_a_killed_run_loses_nothing_and_the_rerun_completes_it(fixture_chain, tm
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if killed_db.exists():
-                try:
-                    done = len({a for a, _ in cursors(killed_db)})
-                except sqlite3.OperationalError:
-                    done = 0
-                if done >= 5:
-                    break
+            try:
+                done = len({a for a, _ in cursors(killed_db)})
+            except (sqlite3.OperationalError, StoreError):  # not made yet
+                done = 0
+            if done >= 5:
+                break
             time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -87,10 +106,7 @@ def test_a_killed_run_loses_nothing_and_the_rerun_completes_it(fixture_chain, tm
         trace(server, killed_db)
         trace(server, fresh_db)
     assert store_snapshot(killed_db) == store_snapshot(fresh_db)
-    conn = sqlite3.connect(killed_db)
-    statuses = [s for (s,) in conn.execute("SELECT status FROM runs ORDER BY id")]
-    conn.close()
-    assert statuses == ["killed", "ok"]
+    assert statuses(killed_db) == ["killed", "ok"]
 
 
 def test_rerun_with_nothing_new_is_a_balance_screen(fixture_chain, tmp_path):

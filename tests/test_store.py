@@ -15,15 +15,15 @@ def transfer(position="x.0", amount=10**24) -> Transfer:
                     "0xae7ab96520de3a18e5e111b5eaab095312d7fe84", "stETH", 18, amount)
 
 
-def test_new_store_has_schema_version_and_marks_itself(db_path):
-    store = Store.open(db_path)
+def test_new_store_has_schema_version_and_marks_itself(store_at):
+    store = Store.open(store_at)
     assert store.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
     store.close()
-    Store.open(db_path).close()  # reopens fine
+    Store.open(store_at).close()  # reopens fine
 
 
-def test_transfers_are_unique_and_exact(db_path):
-    store = Store.open(db_path)
+def test_transfers_are_unique_and_exact(store_at):
+    store = Store.open(store_at)
     huge = 2**200 + 1
     assert store.commit_fetch(A, [transfer(amount=huge)], {"tokentx": Cursor(0, 100)}, "test", 1) == 1
     assert store.commit_fetch(A, [transfer(amount=huge)], {"tokentx": Cursor(0, 100)}, "test", 2) == 0
@@ -74,10 +74,10 @@ def test_store_from_a_newer_tracer_is_refused(db_path):
         Store.open(db_path)
 
 
-def test_second_run_on_one_store_waits_briefly_then_gives_up(db_path):
-    first = Store.open(db_path)
+def test_second_run_on_one_store_waits_briefly_then_gives_up(store_at):
+    first = Store.open(store_at)
     first.acquire_lock()
-    second = Store.open(db_path)
+    second = Store.open(store_at)
     with pytest.raises(StoreBusyError, match="in use by another tracer run"):
         second.acquire_lock(wait_seconds=0.3)
     first.close()
@@ -85,8 +85,8 @@ def test_second_run_on_one_store_waits_briefly_then_gives_up(db_path):
     second.close()
 
 
-def test_lookalike_recipients_are_flagged_against_real_counterparties(db_path):
-    store = Store.open(db_path)
+def test_lookalike_recipients_are_flagged_against_real_counterparties(store_at):
+    store = Store.open(store_at)
     real = transfer("a.0")
     fake_to = "0xa4b24033f4c6d70133e4557c2c32a3fb693e449e"  # shares a4b2…449e with B
     fake = Transfer("0x" + "cd" * 32, ERC20, "b.0", 101, 1, A, fake_to, real.token, "stETH", 18, 0,
@@ -97,7 +97,8 @@ def test_lookalike_recipients_are_flagged_against_real_counterparties(db_path):
 
 
 def test_a_version_1_store_is_upgraded_in_place_without_loss(db_path):
-    from tracer.store import _SCHEMA, APPLICATION_ID
+    from tracer.store.schema import SCHEMA as _SCHEMA
+    from tracer.store.sqlite import APPLICATION_ID
 
     conn = sqlite3.connect(db_path)
     conn.executescript(_SCHEMA + "INSERT INTO meta VALUES ('schema_version', '1');"

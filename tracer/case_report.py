@@ -219,7 +219,7 @@ def case_report(store: Store, model: str = "haircut", max_nodes: int = 1500) -> 
     last_ok = next((r for r in reversed(runs) if r["status"] == "ok"), None)
     return {
         "generated_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "store": store.path.name,
+        "store": store.name,
         "taint_model": model,
         "graph": graph_elements(graph, max_nodes, decimals),
         "exits": exits,

@@ -176,7 +176,7 @@ def whats_new(store: Store, run_id: int | None = None, dormant_days: int = DORMA
     for address, moves in sorted(outflows.items() if batch[0] != first_run else ()):  # nothing slept before run 1
         row = store.conn.execute(
             "SELECT max(timestamp) FROM (SELECT timestamp FROM transfers WHERE from_addr=? AND first_run<?"
-            " UNION ALL SELECT timestamp FROM transfers WHERE to_addr=? AND first_run<? AND flags='')",
+            " UNION ALL SELECT timestamp FROM transfers WHERE to_addr=? AND first_run<? AND flags='') AS earlier",
             (address, batch[0], address, batch[0])).fetchone()
         if row[0] is None:
             continue

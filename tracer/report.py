@@ -15,7 +15,7 @@ def address_summary(store: Store, address: str) -> dict:
     row = store.address(address)
     transfers = store.transfers_of(address)
     if row is None and not transfers:
-        raise InputError(f"{address} is not in the store {store.path}")
+        raise InputError(f"{address} is not in the store {store.location}")
     imported = [tuple(r) for r in store.imported_labels(address)]
     curated = best_label(address, imported)
     label, source = display_label(address, imported)

@@ -1,218 +1,33 @@
-"""The SQLite store: the case file an analyst keeps between nightly runs.
+"""What a case store holds and how it is read and written, whatever the backend: an analyst's SQLite file
+(sqlite.py, the default) or a schema on a team's PostgreSQL server (postgres.py).
 
-Why SQLite and these rules:
-- one file per investigation, easy to copy and hand over;
+Why these rules:
 - a transfer's identity is its primary key, so a rerun or a second source
   can never duplicate it (INSERT OR IGNORE);
 - each address's fetch lands in one transaction together with its scan
   cursors, so a run killed at any moment loses at most the address in
   flight and the next run resumes from the cursors;
-- amounts are TEXT: wei does not fit SQLite's 64-bit integers, and floats
-  would lose it;
-- a lock file (flock) keeps two runs off one store; the kernel releases it
-  when a run dies, so a killed run never leaves a stale lock.
+- amounts are TEXT: wei does not fit 64-bit integers, and floats
+  would lose it.
+
+The queries here are written once, in SQLite's SQL; a backend's connection (`self.conn`) takes them as they
+are (PostgreSQL's translates the handful of idioms that differ). A backend supplies opening, creating and
+upgrading, the one-run lock, transactions and the integrity check.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
-import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import quote
+from typing import Any
 
-from .errors import InputError, StoreBusyError, StoreError
-from .models import LOOKALIKE, POISON_FLAGS, Transfer
-
-SCHEMA_VERSION = 9
-# A trace commits its fetched addresses every FLUSH_SECONDS or FLUSH_TRANSFERS, whichever comes first:
-# a killed run loses at most that much, and each commit rewrites the index pages it touched (random
-# transfer ids touch most of them at scale), so fewer, larger commits are what a million-row store needs.
-FLUSH_SECONDS = 0.5
-FLUSH_TRANSFERS = 100_000
-APPLICATION_ID = 0x54524352  # "TRCR": marks the file as ours, so foreign SQLite files are refused
-
-_SCHEMA = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE addresses (
-    address      TEXT PRIMARY KEY,
-    is_contract  INTEGER,            -- NULL: not checked
-    code_kind    TEXT,               -- eoa | contract | wallet-contract
-    hop          INTEGER,            -- distance from the nearest seed; NULL if never reached
-    reach_block  INTEGER,            -- first block at which traced value reached it
-    followed     INTEGER NOT NULL DEFAULT 0,
-    category     TEXT,               -- set by the tracer: seed, dex, service, poison, ...
-    flags        TEXT NOT NULL DEFAULT '',
-    first_run    INTEGER
-);
-CREATE TABLE transfers (
-    id          TEXT PRIMARY KEY,    -- tx_hash:kind:position
-    tx_hash     TEXT NOT NULL,
-    kind        TEXT NOT NULL,
-    position    TEXT NOT NULL,
-    log_index   INTEGER,
-    block       INTEGER NOT NULL,
-    timestamp   INTEGER NOT NULL,
-    from_addr   TEXT NOT NULL,
-    to_addr     TEXT NOT NULL,
-    token       TEXT NOT NULL,
-    asset       TEXT NOT NULL,
-    decimals    INTEGER NOT NULL,
-    amount      TEXT NOT NULL,       -- exact base units, decimal text
-    flags       TEXT NOT NULL DEFAULT '',
-    source      TEXT NOT NULL,
-    first_run   INTEGER
-);
-CREATE INDEX transfers_from ON transfers (from_addr, block);
-CREATE INDEX transfers_to ON transfers (to_addr, block);
-CREATE INDEX transfers_run ON transfers (first_run);
-CREATE TABLE cursors (
-    address      TEXT NOT NULL,
-    action       TEXT NOT NULL,      -- txlist | txlistinternal | tokentx (or a node's method)
-    scanned_from INTEGER NOT NULL,   -- blocks [scanned_from, scanned_to] are in the store
-    scanned_to   INTEGER NOT NULL,
-    run_id       INTEGER,
-    PRIMARY KEY (address, action)
-);
-CREATE TABLE runs (
-    id          INTEGER PRIMARY KEY,
-    started_at  REAL NOT NULL,
-    ended_at    REAL,
-    status      TEXT NOT NULL,       -- running | ok | failed | killed
-    params      TEXT NOT NULL,       -- JSON, never holds secrets
-    head_block  INTEGER,
-    requests    INTEGER,
-    new_transfers INTEGER,
-    new_addresses INTEGER,
-    followed_addresses INTEGER,
-    error       TEXT
-);
-"""
-
-
-# Each step takes a store from version n-1 to n, inside the transaction that records n.
-MIGRATIONS: dict[int, str] = {
-    2: """
-    ALTER TABLE transfers ADD COLUMN memo TEXT;          -- text a transaction carried (a bridge memo), untrusted
-    CREATE TABLE labels (
-        address  TEXT NOT NULL,
-        label    TEXT NOT NULL,
-        category TEXT NOT NULL,                          -- exchange, bridge, mixer, dex, sanctioned, phishing, ...
-        source   TEXT NOT NULL,                          -- the dataset (and file) it was imported from
-        PRIMARY KEY (address, source)
-    );
-    CREATE TABLE exits (
-        tx_hash      TEXT NOT NULL,
-        log_index    INTEGER NOT NULL,                   -- -1 when decoded from a memo, not a log
-        protocol     TEXT NOT NULL,                      -- thorchain, tornado, chainflip, lifi
-        venue        TEXT NOT NULL,                      -- the contract or vault that took the funds
-        depositor    TEXT NOT NULL,                      -- who sent them (the transaction's sender)
-        block        INTEGER NOT NULL,
-        timestamp    INTEGER NOT NULL,
-        token        TEXT NOT NULL,                      -- ETH or the token contract
-        amount       TEXT NOT NULL,                      -- exact base units
-        dest_chain   TEXT NOT NULL DEFAULT '',
-        dest_address TEXT NOT NULL DEFAULT '',
-        dest_asset   TEXT NOT NULL DEFAULT '',
-        memo         TEXT NOT NULL DEFAULT '',
-        detail       TEXT NOT NULL DEFAULT '{}',         -- JSON: commitment, denomination, limit, ...
-        flags        TEXT NOT NULL DEFAULT '',
-        PRIMARY KEY (tx_hash, log_index, protocol)
-    );
-    CREATE INDEX exits_depositor ON exits (depositor);
-    CREATE TABLE decoded_txs (tx_hash TEXT PRIMARY KEY);  -- receipts already read for exits
-    """,
-    3: """
-    CREATE TABLE mixer_links (                            -- candidates, never facts
-        deposit_tx     TEXT NOT NULL,
-        withdrawal_tx  TEXT NOT NULL,
-        withdrawal_log INTEGER NOT NULL,
-        pool           TEXT NOT NULL,
-        depositor      TEXT NOT NULL,
-        withdrawer     TEXT NOT NULL,
-        relayer        TEXT NOT NULL,
-        fee            TEXT NOT NULL,
-        block          INTEGER NOT NULL,
-        timestamp      INTEGER NOT NULL,
-        amount         TEXT NOT NULL,
-        confidence     REAL NOT NULL,
-        heuristics     TEXT NOT NULL,
-        PRIMARY KEY (deposit_tx, withdrawal_tx, withdrawal_log)
-    );
-    """,
-    4: """
-    CREATE TABLE balances (                               -- last screen of a followed address (nightly reruns)
-        address TEXT NOT NULL,
-        token   TEXT NOT NULL,                            -- ETH or a token contract
-        amount  TEXT NOT NULL,
-        block   INTEGER NOT NULL,
-        PRIMARY KEY (address, token)
-    );
-    """,
-    5: """
-    DROP INDEX IF EXISTS transfers_run;                   -- read once per run, written a million times
-    """,
-    6: """
-    ALTER TABLE addresses ADD COLUMN first_reached INTEGER;  -- the run whose trace first reached it (news)
-    UPDATE addresses SET first_reached = first_run WHERE hop IS NOT NULL;
-    """,
-    7: """
-    -- News is durable: a run's news covers every run not yet announced (killed, failed, or whose
-    -- output never reached the analyst), and is marked announced only once it has been printed.
-    ALTER TABLE runs ADD COLUMN announced_by INTEGER;     -- the run whose printed news covered this one
-    ALTER TABLE runs ADD COLUMN rejected INTEGER;         -- malformed or out-of-range records skipped
-    ALTER TABLE runs ADD COLUMN rejected_detail TEXT;     -- JSON: the first of them (address, action, tx, reason)
-    UPDATE runs SET announced_by = id;                    -- what older versions printed is not repeated
-    CREATE TABLE announced_exits (                        -- exits already announced, whatever the order of
-        address  TEXT PRIMARY KEY,                        -- labels and traces that made them exits
-        category TEXT NOT NULL,
-        run_id   INTEGER NOT NULL
-    );
-    INSERT OR IGNORE INTO announced_exits
-        SELECT address, category, COALESCE(first_reached, 0) FROM addresses
-        WHERE category IN ('bridge', 'dex', 'exchange', 'mixer', 'service') AND hop IS NOT NULL;
-    """,
-    8: """
-    CREATE TABLE usage (                                  -- requests sent per UTC day and service (quotas are daily)
-        day      TEXT NOT NULL,                           -- YYYY-MM-DD, UTC: Etherscan and Blockscout reset at 00:00
-        service  TEXT NOT NULL,
-        requests INTEGER NOT NULL,
-        PRIMARY KEY (day, service)
-    );
-    """,
-    9: """
-    CREATE TABLE seed_syncs (                             -- every sync of an attributed-address source
-        id         INTEGER PRIMARY KEY,
-        source     TEXT NOT NULL,                         -- lazarusbounty, fbi, or the file/URL's name
-        url        TEXT NOT NULL,
-        sha256     TEXT NOT NULL,                         -- of the document as received
-        fetched_at TEXT NOT NULL,                         -- UTC, ISO 8601
-        added      INTEGER NOT NULL,
-        removed    INTEGER NOT NULL,
-        summary    TEXT NOT NULL                          -- JSON: counts per chain and the quirks met
-    );
-    CREATE TABLE synced_seeds (                           -- one attributed address as one source lists it
-        source      TEXT NOT NULL,
-        chain       TEXT NOT NULL,                        -- the feed's key: eth, btc, bsc, arbi, tron, solana, ...
-        address     TEXT NOT NULL,                        -- EVM lowercased; other chains as written
-        case_name   TEXT NOT NULL,
-        url         TEXT NOT NULL,
-        sha256      TEXT NOT NULL,                        -- the document it was last seen in
-        first_seen  TEXT NOT NULL,
-        last_seen   TEXT NOT NULL,
-        removed_at  TEXT,                                 -- set when a later sync no longer lists it
-        flags       TEXT NOT NULL DEFAULT '',             -- bad-checksum, unsupported-chain
-        PRIMARY KEY (source, chain, address, case_name)
-    );
-    CREATE INDEX synced_seeds_case ON synced_seeds (case_name, chain);
-    """,
-}
+from ..errors import InputError
+from ..models import LOOKALIKE, POISON_FLAGS, Transfer
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,26 +59,6 @@ def storable(text: str | None) -> str | None:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def store_error(path: Path | None, exc: sqlite3.Error, doing: str) -> StoreError:
-    """One line an analyst can act on, for what SQLite said while `doing` something."""
-    text = str(exc)
-    low = text.lower()
-    who = f"store {path}" if path else "the store"
-    if "disk is full" in low or "disk i/o error" in low:
-        why = "the disk is full or failing (nothing of the unfinished step was kept; free space and rerun)"
-    elif "readonly" in low or "read-only" in low:
-        why = "the store is read-only (check the file's and its folder's permissions)"
-    elif "malformed" in low or "not a database" in low or "corrupt" in low:
-        why = f"the store is damaged ({text}); restore it from a backup"
-    elif "locked" in low or "busy" in low:
-        return StoreBusyError(f"{who} is in use by another program; try again when it finishes")
-    elif "unable to open" in low:
-        why = "the file cannot be opened (check its folder's permissions)"
-    else:
-        why = text
-    return StoreError(f"{who}: cannot {doing}: {why}")
-
-
 def _flags_text(flags: Iterable[str]) -> str:
     return ",".join(sorted(flags))
 
@@ -279,7 +74,7 @@ def _flags_set(text: str) -> frozenset[str]:
     return parsed
 
 
-def transfer_from_row(row: sqlite3.Row) -> Transfer:
+def transfer_from_row(row: Any) -> Transfer:
     return Transfer(
         tx_hash=row["tx_hash"],
         kind=row["kind"],
@@ -298,195 +93,88 @@ def transfer_from_row(row: sqlite3.Row) -> Transfer:
     )
 
 
+TRANSFER_COLUMNS = ("id", "tx_hash", "kind", "position", "log_index", "block", "timestamp", "from_addr", "to_addr",
+                    "token", "asset", "decimals", "amount", "flags", "source", "first_run", "memo")
+
+
 class Store:
-    """A tracer case file. Open with Store.open(path)."""
+    """A tracer case store. Open with Store.open(path or URL): a file path (or sqlite:///path) is an SQLite
+    file, a postgresql:// URL a case on a PostgreSQL server."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path):
-        self.conn = conn
-        self.path = path
-        self._lock_fd: int | None = None
+    conn: Any  # the backend's connection: execute/executemany/cursor/total_changes, rows by index and by name
+    location: str  # where the store is, as safe to print (a URL without its password)
 
-    # ---- opening -----------------------------------------------------------------
-    @classmethod
-    def open(cls, path: str | os.PathLike[str], create: bool = True, write: bool | None = None) -> "Store":
+    @staticmethod
+    def open(target: str | os.PathLike[str], create: bool = True, write: bool | None = None) -> "Store":
         """create: make a new store if there is none. write: the caller will write (default: create);
         a store we may not write is then refused at once, and opened read-only for readers."""
-        p = Path(path)
-        write = create if write is None else write
-        if not p.parent.exists():
-            raise StoreError(f"cannot open store {p}: directory {p.parent} does not exist")
-        if p.is_dir():
-            raise StoreError(f"cannot open store {p}: it is a directory")
-        exists = p.exists() and p.stat().st_size > 0
-        if not exists and not create:
-            raise StoreError(f"no store at {p}: run `tracer trace` first")
-        if exists:
-            with open(p, "rb") as fh:
-                if fh.read(16) != b"SQLite format 3\x00":
-                    raise StoreError(f"{p} is not a tracer store (not an SQLite file); refusing to touch it")
-        writable = os.access(p.parent, os.W_OK) and (not exists or os.access(p, os.W_OK))
-        if not writable and write:
-            raise StoreError(f"store {p} is read-only (check the file's and its folder's permissions)")
-        # A reader of a store it may not write opens it immutable: SQLite would otherwise need to create the
-        # WAL's shared-memory file beside it, and fail.
-        target = f"file:{quote(str(p.resolve()))}?immutable=1" if not writable else p
-        try:
-            conn = sqlite3.connect(target, timeout=5.0, isolation_level=None, check_same_thread=False,
-                                   uri=not writable)
-            conn.row_factory = sqlite3.Row
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{p} is not a usable tracer store ({exc}); refusing to touch it") from None
-        store = cls(conn, p)
-        if app_id == 0 and tables == 0:
-            store._create()
-        elif app_id != APPLICATION_ID:
-            conn.close()
-            raise StoreError(f"{p} is an SQLite file of another application; refusing to touch it")
-        else:
-            store._check_version()
-        # WAL with synchronous=NORMAL: every commit is atomic and survives a killed process (what a
-        # run must guarantee); only a power cut may lose the last commits, never corrupt the file.
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA cache_size=-1048576")  # up to 1 GiB of pages: index inserts stay in memory at scale
-        # Checkpoint the WAL every ~256 MiB instead of 4 MiB: index pages rewritten by many commits are copied
-        # into the file once, not after every commit; the WAL is cut back to 64 MiB after each checkpoint.
-        conn.execute("PRAGMA wal_autocheckpoint=65536")
-        conn.execute("PRAGMA journal_size_limit=67108864")
-        return store
+        from .urls import is_postgres_url
 
-    def _create(self) -> None:
-        try:
-            try:
-                self.conn.execute("PRAGMA journal_mode=WAL")
-                self.conn.executescript(
-                    "BEGIN IMMEDIATE;"
-                    + _SCHEMA
-                    + "INSERT INTO meta VALUES ('schema_version', '1');"
-                    + f"PRAGMA application_id={APPLICATION_ID};"
-                    + "COMMIT;"
-                )
-            except sqlite3.DatabaseError as exc:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise store_error(self.path, exc, "create it") from None
-            self._migrate(1, doing="create it")
-        except StoreError as exc:
-            self.conn.close()
-            for suffix in ("", "-wal", "-shm"):  # a half-made store is worth nothing: leave no file behind
-                Path(str(self.path) + suffix).unlink(missing_ok=True)
-            raise exc from None
+        if is_postgres_url(str(target)):
+            from .postgres import PostgresStore
 
-    def _check_version(self) -> None:
-        try:
-            row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            self.conn.execute("SELECT count(*) FROM transfers").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} is a damaged tracer store ({exc})") from None
-        try:
-            version = int(row[0]) if row else 0
-        except (TypeError, ValueError):
-            raise StoreError(f"{self.path} has an unreadable schema version {str(row[0])[:20]!r}; "
-                             "refusing to touch it") from None
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} was written by a newer tracer (schema {version} > {SCHEMA_VERSION}); upgrade tracer"
-            )
-        if version < 1:
-            raise StoreError(f"{self.path} has an unknown schema version {version}")
-        self._migrate(version)
+            return PostgresStore.connect(str(target), create=create, write=write)
+        from .sqlite import SqliteStore
 
-    def _migrate(self, version: int, doing: str = "") -> None:
-        """Bring an older store up to SCHEMA_VERSION, one step per transaction, never losing data."""
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            try:
-                self.conn.executescript(
-                    "BEGIN IMMEDIATE;" + MIGRATIONS[target]
-                    + f"UPDATE meta SET value='{target}' WHERE key='schema_version';COMMIT;"
-                )
-            except sqlite3.DatabaseError as exc:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise store_error(self.path, exc, doing or f"upgrade it to schema {target}") from None
+        return SqliteStore.connect(target, create=create, write=write)
 
+    @property
+    def name(self) -> str:
+        """A short name for reports: the file's name, or the case's."""
+        return self.location
+
+    @staticmethod
+    def exists(target: str | os.PathLike[str]) -> bool:
+        """Is there a store at `target` already (a file with content, a case's schema on the server)?"""
+        from .urls import is_postgres_url
+
+        if is_postgres_url(str(target)):
+            from .postgres import PostgresStore
+
+            return PostgresStore.case_exists(str(target))
+        from .sqlite import SqliteStore
+
+        return SqliteStore.file_exists(target)
+
+    def __str__(self) -> str:
+        return self.location
+
+    # ---- what each backend supplies ------------------------------------------------------
     def close(self) -> None:
-        self.release_lock()
-        self.conn.close()
+        raise NotImplementedError
 
-    # ---- locking -----------------------------------------------------------------
     def acquire_lock(self, wait_seconds: float = 3.0) -> None:
         """Hold the store for one run; a second run waits briefly, then gives up clearly."""
-        lock_path = str(self.path) + ".lock"
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise StoreBusyError(
-                        f"store {self.path} is in use by another tracer run; try again when it finishes"
-                    ) from None
-                time.sleep(0.1)
-        self._lock_fd = fd
+        raise NotImplementedError
 
     def release_lock(self) -> None:
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        raise NotImplementedError
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """All or nothing; SQLite's failures (disk full, read-only, damaged file) become one StoreError."""
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise store_error(self.path, exc, "write") from None
-        try:
-            yield self.conn
-        except BaseException as exc:
-            self._rollback_quietly()
-            if isinstance(exc, sqlite3.Error):
-                raise store_error(self.path, exc, "write") from None
-            raise
-        else:
-            try:
-                self.conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback_quietly()
-                raise store_error(self.path, exc, "write") from None
-
-    def _rollback_quietly(self) -> None:
-        try:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass  # SQLite rolls back by itself when it cannot
+    def transaction(self) -> Iterator[Any]:
+        """All or nothing; the backend's failures become one StoreError."""
+        raise NotImplementedError
+        yield
 
     def check_integrity(self) -> None:
-        """Refuse to write into a damaged file (a trace would otherwise run on and make it worse)."""
-        try:
-            rows = [r[0] for r in self.conn.execute("PRAGMA quick_check(3)")]
-        except sqlite3.Error as exc:
-            raise store_error(self.path, exc, "check it") from None
-        if rows != ["ok"]:
-            raise StoreError(f"store {self.path} is damaged ({'; '.join(map(str, rows))[:200]}); "
-                             "restore it from a backup")
+        """Refuse to write into a damaged store (a trace would otherwise run on and make it worse)."""
+        raise NotImplementedError
+
+    def _insert_transfers(self, c: Any, rows: list[tuple]) -> None:
+        """INSERT OR IGNORE the rows of TRANSFER_COLUMNS (a backend may do it faster in bulk)."""
+        c.executemany(f"INSERT OR IGNORE INTO transfers ({', '.join(TRANSFER_COLUMNS)})"
+                      f" VALUES ({','.join('?' * len(TRANSFER_COLUMNS))})", rows)
 
     # ---- runs --------------------------------------------------------------------
     def start_run(self, params: dict) -> int:
         with self.transaction() as c:
             # A run that never ended was killed: say so instead of leaving it "running".
             c.execute("UPDATE runs SET status='killed' WHERE status='running'")
-            cur = c.execute(
-                "INSERT INTO runs (started_at, status, params) VALUES (?, 'running', ?)",
+            row = c.execute(
+                "INSERT INTO runs (started_at, status, params) VALUES (?, 'running', ?) RETURNING id",
                 (time.time(), json.dumps(params, sort_keys=True)),
-            )
-            return int(cur.lastrowid)
+            ).fetchone()
+            return int(row[0])
 
     def finish_run(self, run_id: int, status: str, **counts: object) -> None:
         counts = {k: storable(v) if isinstance(v, str) else v for k, v in counts.items()}
@@ -507,7 +195,7 @@ class Store:
         day = time.strftime("%Y-%m-%d", time.gmtime())
         with self.transaction() as c:
             c.execute("INSERT INTO usage VALUES (?,?,?) ON CONFLICT(day, service) DO UPDATE SET"
-                      " requests=requests+excluded.requests", (day, service, requests))
+                      " requests=usage.requests+excluded.requests", (day, service, requests))
 
     def usage_today(self) -> dict[str, int]:
         day = time.strftime("%Y-%m-%d", time.gmtime())
@@ -532,7 +220,7 @@ class Store:
             c.executemany("INSERT OR IGNORE INTO announced_exits VALUES (?,?,?)",
                           [(a, cat, run_id) for a, cat in exits.items()])
 
-    def runs(self) -> list[sqlite3.Row]:
+    def runs(self) -> list[Any]:
         return self.conn.execute("SELECT * FROM runs ORDER BY id").fetchall()
 
     # ---- addresses ---------------------------------------------------------------
@@ -582,7 +270,7 @@ class Store:
                           [(address, run_id) for address in states])
             new = c.total_changes - before
             c.executemany(
-                "UPDATE addresses SET hop=?, reach_block=?, category=?, followed=MAX(followed, ?),"
+                "UPDATE addresses SET hop=?, reach_block=?, category=?, followed=CASE WHEN ?=1 THEN 1 ELSE followed END,"
                 " first_reached=COALESCE(first_reached, ?) WHERE address=?",
                 [(hop, reach, category, int(followed), run_id, address)
                  for address, (hop, reach, category, followed) in states.items()],
@@ -653,7 +341,7 @@ class Store:
         return changes
 
     def synced_seeds(self, case: str | None = None, chain: str | None = None,
-                     include_removed: bool = False) -> list[sqlite3.Row]:
+                     include_removed: bool = False) -> list[Any]:
         sql, args = "SELECT * FROM synced_seeds WHERE 1=1", []
         if case:
             sql, args = sql + " AND case_name=?", args + [case]
@@ -663,7 +351,7 @@ class Store:
             sql += " AND removed_at IS NULL"
         return self.conn.execute(sql + " ORDER BY case_name, chain, address, source", args).fetchall()
 
-    def seed_syncs(self) -> list[sqlite3.Row]:
+    def seed_syncs(self) -> list[Any]:
         return self.conn.execute("SELECT * FROM seed_syncs ORDER BY id").fetchall()
 
     # ---- imported labels ---------------------------------------------------------------
@@ -681,7 +369,7 @@ class Store:
                 new += cur.rowcount
         return read, new
 
-    def imported_labels(self, address: str) -> list[sqlite3.Row]:
+    def imported_labels(self, address: str) -> list[Any]:
         return self.conn.execute(
             "SELECT label, category, source FROM labels WHERE address=? ORDER BY source", (address,)
         ).fetchall()
@@ -730,7 +418,7 @@ class Store:
         """Satoshis a verified crossing paid `node`: its outputs naming `deposit` in their OUT: memo, from the
         vault that paid the first outbound (`outbound`), every part of a swap paid out in parts."""
         row = self.conn.execute(
-            "SELECT sum(CAST(amount AS INTEGER)) FROM transfers WHERE kind='utxo' AND to_addr=? AND memo=? AND"
+            "SELECT sum(CAST(amount AS BIGINT)) FROM transfers WHERE kind='utxo' AND to_addr=? AND memo=? AND"
             " from_addr=(SELECT from_addr FROM transfers WHERE tx_hash=? AND kind='utxo' LIMIT 1)",
             (node, f"OUT:{deposit[2:].upper()}", outbound)).fetchone()
         return int(row[0] or 0)
@@ -753,7 +441,7 @@ class Store:
             c.execute("UPDATE exits SET flags=?, detail=? WHERE tx_hash=? AND log_index=? AND protocol=?",
                       (",".join(flags), json.dumps(detail, sort_keys=True), tx_hash, log_index, protocol))
 
-    def exit_rows(self) -> list[sqlite3.Row]:
+    def exit_rows(self) -> list[Any]:
         return self.conn.execute("SELECT * FROM exits ORDER BY block, tx_hash, log_index").fetchall()
 
     def save_links(self, links: Iterable) -> int:
@@ -771,7 +459,7 @@ class Store:
                 new += cur.rowcount
         return new
 
-    def link_rows(self, min_confidence: float = 0.0) -> list[sqlite3.Row]:
+    def link_rows(self, min_confidence: float = 0.0) -> list[Any]:
         return self.conn.execute(
             "SELECT * FROM mixer_links WHERE confidence >= ? ORDER BY confidence DESC, block", (min_confidence,)
         ).fetchall()
@@ -815,11 +503,8 @@ class Store:
         and a node's whole chunk costs one commit instead of hundreds."""
         with self.transaction() as c:
             before = c.total_changes
-            c.executemany(
-                "INSERT OR IGNORE INTO transfers (id, tx_hash, kind, position, log_index, block, timestamp,"
-                " from_addr, to_addr, token, asset, decimals, amount, flags, source, first_run, memo)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [
+            self._insert_transfers(
+                c, [
                     (t.key, t.tx_hash, t.kind, t.position, t.log_index, t.block, t.timestamp, t.from_addr,
                      t.to_addr, t.token, storable(t.asset), t.decimals, str(t.amount), _flags_text(t.flags), source,
                      run_id, storable(t.memo))
@@ -854,7 +539,7 @@ class Store:
                 )
         return new
 
-    def _refresh_lookalikes(self, c: sqlite3.Connection, addresses: list[str]) -> None:
+    def _refresh_lookalikes(self, c: Any, addresses: list[str]) -> None:
         """Flag transfers whose counterparty imitates one of the address's real counterparties.
 
         Poisoners generate addresses sharing the first and last hex digits
@@ -870,7 +555,7 @@ class Store:
         history: dict[str, list[tuple[str, str, bool, str]]] = {a: [] for a in wanted}
         intrinsic = POISON_FLAGS - {LOOKALIKE}
         plain = c.cursor()
-        plain.row_factory = None  # plain tuples: a million sqlite3.Row objects cost seconds
+        plain.row_factory = None  # plain tuples: a million Any objects cost seconds
         for i in range(0, len(addresses), 500):
             part = addresses[i: i + 500]
             marks = ",".join("?" * len(part))
@@ -942,7 +627,7 @@ class Store:
         """Distinct counterparties in clean transfers: poisoning spam must not make a wallet look like a hub."""
         row = self.conn.execute(
             "SELECT count(*) FROM (SELECT to_addr AS a FROM transfers WHERE from_addr=? AND flags=''"
-            " UNION SELECT from_addr FROM transfers WHERE to_addr=? AND flags='')",
+            " UNION SELECT from_addr FROM transfers WHERE to_addr=? AND flags='') AS counterparties",
             (address, address),
         ).fetchone()
         return int(row[0])
