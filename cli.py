@@ -643,6 +643,7 @@ def _open_to_read(db_path: str):
     store = Store.open(db_path, create=False)
     try:
         store.check_integrity()
+        store.hold_snapshot()  # every read of this command sees one committed state, whatever a trace does meanwhile
     except BaseException:
         store.close()
         raise
@@ -983,6 +984,89 @@ def mixer_links(db_path, source_mode, rpc_url, rpc_rate, chunk_size, batch_size,
         click.echo(f"{r['confidence']:.2f}  {r['depositor']} -> {r['withdrawer']}  pool {r['pool']}  "
                    f"deposit {r['deposit_tx'][:12]}… withdrawal {r['withdrawal_tx'][:12]}…  [{r['heuristics']}]  "
                    "(candidate, not a fact)")
+
+
+# ---- cases and stores -------------------------------------------------------------------
+@cli.command()
+@_db_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def cases(db_path: str, as_json: bool) -> None:
+    """The cases in a store: each schema of a PostgreSQL database holding one (`?case=NAME`), or the one an
+    SQLite file holds; with their last run."""
+    import time
+
+    from tracer.store import SCHEMA_VERSION, Store
+    from tracer.store.urls import is_postgres_url
+
+    if is_postgres_url(db_path):
+        from tracer.store.postgres import PostgresStore
+
+        rows = PostgresStore.cases(db_path)
+    else:
+        store = _open_to_read(db_path)
+        try:
+            runs = store.runs()
+            last = runs[-1] if runs else None
+            rows = [{"case": store.name, "schema_version": SCHEMA_VERSION, "runs": len(runs),
+                     "last_run_started": last["started_at"] if last else None,
+                     "last_run_ended": last["ended_at"] if last else None,
+                     "last_run_status": last["status"] if last else None}]
+        finally:
+            store.close()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"no tracer case in {Store.shown(db_path)}")
+        return
+    for r in rows:
+        when = (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(r["last_run_started"]))
+                if r["last_run_started"] else "never run")
+        status = f" ({r['last_run_status']})" if r["last_run_status"] else ""
+        click.echo(f"{r['case']}\t{r['runs']} runs\tlast: {when}{status}")
+
+
+@cli.group("store")
+def store_group() -> None:
+    """Whole stores: copy a case between SQLite files and PostgreSQL cases."""
+
+
+@store_group.command("copy")
+@click.argument("source")
+@click.argument("destination")
+@click.option("--replace", is_flag=True, help="Overwrite a destination that already holds a case.")
+@click.option("--quiet", is_flag=True, help="No progress on the terminal.")
+def store_copy(source: str, destination: str, replace: bool, quiet: bool) -> None:
+    """Copy a case exactly (every row, cursor, run and label) from SOURCE to DESTINATION: each an SQLite file
+    or a postgresql://…?case=NAME URL. A destination holding anything is refused unless --replace."""
+    from tracer.store import Store
+    from tracer.store.copy import copy_store
+
+    if not source.strip() or not destination.strip():
+        raise InputError("store copy: a store's name is empty")
+    src = _open_to_read(source)
+    try:
+        if Store.shown(source) == Store.shown(destination):
+            raise InputError("store copy: the source and the destination are the same store")
+        dst = Store.open(destination)
+        try:
+            dst.acquire_lock()
+            show = not quiet and sys.stderr.isatty()
+
+            def progress(table: str, rows: int) -> None:
+                if show:
+                    click.echo(f"\r{table}: {rows:,} rows", err=True, nl=False)
+
+            copied = copy_store(src, dst, replace=replace, progress=progress)
+            if show:
+                click.echo("", err=True)
+            where = dst.location
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    total = ", ".join(f"{n:,} {t}" for t, n in copied.items() if n) or "an empty case"
+    click.echo(f"copied {total} -> {where}")
 
 
 # ---- labels -----------------------------------------------------------------------------

@@ -8,6 +8,8 @@ Store.commit_fetch, one atomic commit per address, as a trace does), graph
 
     .venv/bin/python benchmarks/scale.py                    # 1,000,000 transfers
     .venv/bin/python benchmarks/scale.py --transfers 100000 # a quicker look
+    .venv/bin/python benchmarks/scale.py --backend postgresql  # the store on a throwaway local PostgreSQL
+                                                            # server (Debian's, durable: fsync on)
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
-STAGES = ("insert", "integrity", "news", "graph", "graphml", "gexf", "csv", "show", "exits", "report")
+STAGES = ("insert", "integrity", "news", "graph", "graphml", "gexf", "csv", "neo4j", "show", "exits", "report")
 # networkx's writer at a million edges takes minutes and gigabytes: compare on a smaller store with --stages compare
 
 
@@ -34,7 +36,7 @@ def widths_for(transfers: int) -> tuple[int, ...]:
     return (20, 20, 20, 25) if transfers >= 500_000 else (10, 10, 20, 10)
 
 
-def stage(name: str, db: Path, out_dir: Path, transfers: int) -> dict:
+def stage(name: str, db: str, out_dir: Path, transfers: int) -> dict:
     from tracer.store import FLUSH_TRANSFERS, Cursor, Store
 
     t0 = time.monotonic()
@@ -74,12 +76,15 @@ def stage(name: str, db: Path, out_dir: Path, transfers: int) -> dict:
 
             g = build_graph(store)
             info["nodes"], info["edges"] = g.number_of_nodes(), g.number_of_edges()
-        elif name in ("graphml", "gexf", "csv"):
+        elif name in ("graphml", "gexf", "csv", "neo4j"):
             from tracer.graph import build_graph, export
 
             g = build_graph(store)
             built = time.monotonic() - t0
-            export(g, name, out_dir / f"scale.{name}")
+            target = out_dir / f"scale.{name}"
+            if name == "neo4j":
+                target.mkdir(exist_ok=True)
+            export(g, name, target)
             info["build_s"], info["write_s"] = round(built, 1), round(time.monotonic() - t0 - built, 1)
         elif name == "compare":
             import networkx as nx
@@ -141,28 +146,45 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--transfers", type=int, default=1_000_000)
     ap.add_argument("--stages", default=",".join(STAGES))
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "scale.json")
+    ap.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    ap.add_argument("--out", type=Path, help="default benchmarks/results/scale.json (scale-postgresql.json)")
     ap.add_argument("--stage", help=argparse.SUPPRESS)
-    ap.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--db", help=argparse.SUPPRESS)
     ap.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    args.out = args.out or ROOT / "benchmarks" / "results" / (
+        "scale.json" if args.backend == "sqlite" else f"scale-{args.backend}.json")
     if args.stage:
         print(json.dumps(stage(args.stage, args.db, args.dir, args.transfers)))
         return
     results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        db, out_dir = Path(tmp) / "scale.db", Path(tmp)
-        for name in args.stages.split(","):
-            proc = subprocess.run([sys.executable, __file__, "--stage", name, "--db", str(db), "--dir", str(out_dir),
-                                   "--transfers", str(args.transfers)], capture_output=True, text=True)
-            if proc.returncode != 0:
-                sys.exit(f"stage {name} failed: {proc.stderr[-2000:]}")
-            results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
-            for f in out_dir.glob(f"scale.{name}*"):
-                results[name]["file_mb"] = round(f.stat().st_size / 2**20)
-            print(f"{name:<8} {json.dumps(results[name])}", flush=True)
+    server = None
+    if args.backend == "postgresql":
+        from pg_server import PostgresServer
+
+        server = PostgresServer(durable=True).start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = server.url_for("scale") if server else str(Path(tmp) / "scale.db")
+            run_stages(args, db, Path(tmp), results)
+    finally:
+        if server:
+            server.stop()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"transfers": args.transfers, "results": results}, indent=2))
+    args.out.write_text(json.dumps({"transfers": args.transfers, "backend": args.backend, "results": results},
+                                   indent=2))
+
+
+def run_stages(args: argparse.Namespace, db: str, out_dir: Path, results: dict) -> None:
+    for name in args.stages.split(","):
+        proc = subprocess.run([sys.executable, __file__, "--stage", name, "--db", db, "--dir", str(out_dir),
+                               "--transfers", str(args.transfers)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.exit(f"stage {name} failed: {proc.stderr[-2000:]}")
+        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        for f in out_dir.glob(f"scale.{name}*"):
+            results[name]["file_mb"] = round(f.stat().st_size / 2**20)
+        print(f"{name:<8} {json.dumps(results[name])}", flush=True)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,10 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        """durable: fsync and synchronous commits on, as a real server runs (the scale benchmark); off, a test
+        cluster saves the disk's flushes."""
+        self.durable = durable
         self.bin = server_binaries()
         if self.bin is None:
             raise RuntimeError("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin); run scripts/setup.sh")
@@ -74,8 +77,9 @@ class PostgresServer:
             os.chown(log.name, self.account.pw_uid, self.account.pw_gid)
         self.proc = subprocess.Popen(
             [str(self.bin / "postgres"), "-D", str(data), "-p", str(self.port), "-c", "listen_addresses=127.0.0.1",
-             "-c", f"unix_socket_directories={sockets}", "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=50"],
+             "-c", f"unix_socket_directories={sockets}", "-c", "max_connections=50",
+             *(() if self.durable else ("-c", "fsync=off", "-c", "synchronous_commit=off",
+                                        "-c", "full_page_writes=off"))],
             stdout=log, stderr=subprocess.STDOUT,
             user=self.account.pw_uid if self.account else None,
             group=self.account.pw_gid if self.account else None)

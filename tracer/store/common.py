@@ -136,6 +136,13 @@ class Store:
 
         return SqliteStore.file_exists(target)
 
+    @staticmethod
+    def shown(target: str | os.PathLike[str]) -> str:
+        """How to name a store in output: a PostgreSQL URL without its password, a path as given."""
+        from .urls import shown_store
+
+        return shown_store(str(target))
+
     def __str__(self) -> str:
         return self.location
 
@@ -161,9 +168,20 @@ class Store:
         raise NotImplementedError
 
     def _insert_transfers(self, c: Any, rows: list[tuple]) -> None:
-        """INSERT OR IGNORE the rows of TRANSFER_COLUMNS (a backend may do it faster in bulk)."""
-        c.executemany(f"INSERT OR IGNORE INTO transfers ({', '.join(TRANSFER_COLUMNS)})"
-                      f" VALUES ({','.join('?' * len(TRANSFER_COLUMNS))})", rows)
+        self.bulk_insert(c, "transfers", TRANSFER_COLUMNS, rows)
+
+    def bulk_insert(self, c: Any, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+        """INSERT OR IGNORE many rows inside the transaction `c` (a backend may do it faster in bulk); a row
+        whose key is already stored stays as it is."""
+        c.executemany(f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})",
+                      rows)
+
+    def hold_snapshot(self) -> None:
+        """From now on until close, every read sees the store as it is now (a copy reads one state)."""
+        raise NotImplementedError
+
+    def after_bulk_copy(self) -> None:
+        """After `tracer store copy` wrote rows with their own ids: what the backend must bring up to date."""
 
     # ---- runs --------------------------------------------------------------------
     def start_run(self, params: dict) -> int:

@@ -24,7 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import StoreBusyError, StoreError
-from .common import TRANSFER_COLUMNS, Store
+from .common import Store
 from .schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 from .urls import PostgresTarget, parse_postgres_url
 
@@ -370,6 +370,9 @@ class PostgresStore(Store):
             self._rollback_quietly()
             raise self.conn.error(exc, "write") from None
 
+    def hold_snapshot(self) -> None:
+        self.conn.snapshot = True  # opened at the next read, REPEATABLE READ
+
     def _rollback_quietly(self) -> None:
         try:
             if self.conn.in_transaction:
@@ -381,24 +384,58 @@ class PostgresStore(Store):
         """The server keeps its own pages whole; what is ours to check is that the case is readable."""
         self.conn.execute("SELECT count(*) FROM meta").fetchone()
 
-    def _insert_transfers(self, c: Any, rows: list[tuple]) -> None:
-        """A big batch goes in by COPY into a staging table, then one INSERT … ON CONFLICT DO NOTHING (a
-        transfer already stored stays as it is): many times faster than row-by-row inserts."""
+    def bulk_insert(self, c: Any, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+        """A big batch goes in by COPY into a staging table, then one INSERT … ON CONFLICT DO NOTHING (a row
+        already stored stays as it is): many times faster than row-by-row inserts."""
         if len(rows) < BULK_MIN_ROWS:
-            return super()._insert_transfers(c, rows)
+            return super().bulk_insert(c, table, columns, rows)
         raw = self.conn.raw
-        columns = ", ".join(TRANSFER_COLUMNS)
+        names = ", ".join(columns)
+        staging = f"{table}_in"
         try:
-            raw.execute("CREATE TEMP TABLE IF NOT EXISTS transfers_in (LIKE transfers) ON COMMIT DELETE ROWS")
-            with raw.cursor().copy(f"COPY transfers_in ({columns}) FROM STDIN") as copy:
+            raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table}) ON COMMIT DELETE ROWS")
+            with raw.cursor().copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            cur = raw.execute(f"INSERT INTO transfers ({columns}) SELECT {columns} FROM transfers_in"
-                              " ON CONFLICT DO NOTHING")
+            cur = raw.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} ON CONFLICT DO NOTHING")
             self.conn.total_changes += max(cur.rowcount, 0)
-            raw.execute("TRUNCATE transfers_in")
+            raw.execute(f"TRUNCATE {staging}")
         except psycopg.Error as exc:
             raise self.conn.error(exc, "write") from None
+
+    def after_bulk_copy(self) -> None:
+        """Rows copied in kept their ids: the identity columns go on after the highest."""
+        with self.transaction() as c:
+            for table in ("runs", "seed_syncs"):
+                c.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                          f" WHERE EXISTS (SELECT 1 FROM {table})")
+
+    # ---- the cases of one database ---------------------------------------------------------
+    @classmethod
+    def cases(cls, url: str) -> list[dict]:
+        """Every tracer case in the URL's database: name, schema version, runs and the last one."""
+        target = parse_postgres_url(url)
+        raw = cls._connect_raw(target)
+        out = []
+        try:
+            schemas = [r[0] for r in raw.execute(
+                "SELECT table_schema FROM information_schema.tables WHERE table_name='meta' ORDER BY table_schema")]
+            for schema in schemas:
+                name = pgsql.Identifier(schema)
+                meta = dict(raw.execute(pgsql.SQL("SELECT key, value FROM {}.meta").format(name)).fetchall())
+                if meta.get("application") != "tracer":
+                    continue
+                runs, last = raw.execute(pgsql.SQL("SELECT count(*), max(id) FROM {}.runs").format(name)).fetchone()
+                row = raw.execute(pgsql.SQL("SELECT started_at, ended_at, status FROM {}.runs WHERE id=%s")
+                                  .format(name), (last,)).fetchone() if last else None
+                out.append({"case": schema, "schema_version": int(meta.get("schema_version", 0)), "runs": runs,
+                            "last_run_started": row[0] if row else None, "last_run_ended": row[1] if row else None,
+                            "last_run_status": row[2] if row else None})
+        except psycopg.Error as exc:
+            raise pg_error(target.shown, exc, "list its cases", _password_in(target.conninfo)) from None
+        finally:
+            raw.close()
+        return out
 
 
 def _password_of(raw: Any) -> str | None:

@@ -196,6 +196,8 @@ class SqliteStore(Store):
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """All or nothing; SQLite's failures (disk full, read-only, damaged file) become one StoreError."""
+        if self.conn.in_transaction:  # a reader's snapshot (hold_snapshot): end it before writing
+            self.conn.execute("COMMIT")
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -213,6 +215,10 @@ class SqliteStore(Store):
             except sqlite3.Error as exc:
                 self._rollback_quietly()
                 raise store_error(self.path, exc, "write") from None
+
+    def hold_snapshot(self) -> None:
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN")  # deferred: a WAL read transaction, one snapshot until it ends
 
     def _rollback_quietly(self) -> None:
         try:
