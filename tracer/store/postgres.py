@@ -353,9 +353,9 @@ class PostgresStore(Store):
     @contextmanager
     def transaction(self) -> Iterator[PgConnection]:
         raw = self.conn.raw
-        if self.conn.in_transaction:  # a reader's snapshot: end it, write, and read afresh afterwards
-            raw.execute("COMMIT")
         try:
+            if self.conn.in_transaction:  # a reader's snapshot: end it, write, and read afresh afterwards
+                raw.execute("COMMIT")
             raw.execute("BEGIN")
         except psycopg.Error as exc:
             raise self.conn.error(exc, "write") from None
