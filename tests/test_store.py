@@ -114,3 +114,19 @@ def test_a_version_1_store_is_upgraded_in_place_without_loss(db_path):
     store.conn.execute("SELECT memo FROM transfers").fetchall()
     store.conn.execute("SELECT * FROM labels").fetchall()
     store.close()
+
+
+def test_a_big_batch_goes_in_whole_and_fills_log_indexes_once(store_at):
+    """Past 2,000 rows PostgreSQL takes a batch by COPY through a staging table: duplicates stay single, a
+    transfer stored without its log index gets it from a later source, and the count of new rows is right."""
+    from dataclasses import replace
+
+    store = Store.open(store_at)
+    batch = [transfer(f"{i}.0", amount=i + 1) for i in range(2500)]
+    assert store.commit_fetches([(A, batch, {"tokentx": Cursor(0, 100)})], "explorer", 1) == 2500
+    with_index = [replace(t, log_index=i) for i, t in enumerate(batch)] + [transfer("new.0")]
+    assert store.commit_fetches([(A, with_index, {"tokentx": Cursor(0, 100)})], "node", 2) == 1
+    assert store.count_transfers() == 2501
+    stored = {t.position: t for t in store.outflows(A)}
+    assert stored["2499.0"].log_index == 2499 and stored["2499.0"].amount == 2500
+    store.close()

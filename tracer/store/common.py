@@ -176,6 +176,10 @@ class Store:
         c.executemany(f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})",
                       rows)
 
+    def fill_log_indexes(self, c: Any, pairs: list[tuple[int, str]]) -> None:
+        """(log_index, transfer id): set where the stored transfer has none (a backend may do it in bulk)."""
+        c.executemany("UPDATE transfers SET log_index=? WHERE id=? AND log_index IS NULL", pairs)
+
     def hold_snapshot(self) -> None:
         """From now on until close, every read sees the store as it is now (a copy reads one state)."""
         raise NotImplementedError
@@ -533,7 +537,7 @@ class Store:
             with_index = [(t.log_index, t.key) for _, transfers, _ in fetched for t in transfers
                           if t.log_index is not None]
             if with_index:  # a node saw what an explorer could not: keep the log index
-                c.executemany("UPDATE transfers SET log_index=? WHERE id=? AND log_index IS NULL", with_index)
+                self.fill_log_indexes(c, with_index)
             c.executemany(
                 "INSERT INTO cursors (address, action, scanned_from, scanned_to, run_id) VALUES (?,?,?,?,?)"
                 " ON CONFLICT(address, action) DO UPDATE SET scanned_from=excluded.scanned_from,"

@@ -403,6 +403,24 @@ class PostgresStore(Store):
         except psycopg.Error as exc:
             raise self.conn.error(exc, "write") from None
 
+    def fill_log_indexes(self, c: Any, pairs: list[tuple[int, str]]) -> None:
+        """Many at once: COPY into a staging table and one UPDATE … FROM, not one UPDATE per transfer."""
+        if len(pairs) < BULK_MIN_ROWS:
+            return super().fill_log_indexes(c, pairs)
+        raw = self.conn.raw
+        try:
+            raw.execute('CREATE TEMP TABLE IF NOT EXISTS log_indexes_in (log_index BIGINT, id TEXT COLLATE "C")'
+                        " ON COMMIT DELETE ROWS")
+            with raw.cursor().copy("COPY log_indexes_in (log_index, id) FROM STDIN") as copy:
+                for pair in pairs:
+                    copy.write_row(pair)
+            cur = raw.execute("UPDATE transfers t SET log_index=s.log_index FROM log_indexes_in s"
+                              " WHERE t.id=s.id AND t.log_index IS NULL")
+            self.conn.total_changes += max(cur.rowcount, 0)
+            raw.execute("TRUNCATE log_indexes_in")
+        except psycopg.Error as exc:
+            raise self.conn.error(exc, "write") from None
+
     def after_bulk_copy(self) -> None:
         """Rows copied in kept their ids: the identity columns go on after the highest."""
         with self.transaction() as c:
