@@ -118,7 +118,21 @@ def test_failing_explorer_keeps_the_store_intact(explorer, db_path, fault, text,
                      "--retries", "1", "--quiet", "--hops", "2")
     assert text in one_line_error(result, code)
     explorer.faults.clear()
-    assert store_snapshot(db_path) == before
+    # Nothing stored is lost or changed. An address whose fetch completed before the failure may have been
+    # committed meanwhile (a trace commits every half second: a slow machine gets there first): then it is
+    # followed, and every transfer it added is one of its own.
+    after = store_snapshot(db_path)
+    assert set(before["transfers"]) <= set(after["transfers"])
+    now = {r[0]: r for r in after["addresses"]}
+    completed = set()
+    for row in before["addresses"]:
+        address, _, _, hop, reach, followed, category = row
+        assert now[address][3:5] == (hop, reach) and now[address][6] == category
+        if now[address] != row:
+            assert now[address][5] == 1 and not followed
+            completed.add(address)
+    for t in set(after["transfers"]) - set(before["transfers"]):
+        assert {t[6], t[7]} & completed, t
     conn = sqlite3.connect(db_path)
     assert [s for (s,) in conn.execute("SELECT status FROM runs ORDER BY id")] == ["ok", "failed"]
     conn.close()

@@ -287,16 +287,18 @@ class Store:
         Returns how many of them are new to the store.
         """
         with self.transaction() as c:
-            before = c.total_changes
-            c.executemany("INSERT OR IGNORE INTO addresses (address, first_run) VALUES (?, ?)",
-                          [(address, run_id) for address in states])
-            new = c.total_changes - before
+            # one upsert per address (a bulk backend takes it whole); what it made new is counted, not changed
+            before = c.execute("SELECT count(*) FROM addresses").fetchone()[0]
             c.executemany(
-                "UPDATE addresses SET hop=?, reach_block=?, category=?, followed=CASE WHEN ?=1 THEN 1 ELSE followed END,"
-                " first_reached=COALESCE(first_reached, ?) WHERE address=?",
-                [(hop, reach, category, int(followed), run_id, address)
+                "INSERT INTO addresses (address, first_run, hop, reach_block, category, followed, first_reached)"
+                " VALUES (?,?,?,?,?,?,?) ON CONFLICT(address) DO UPDATE SET hop=excluded.hop,"
+                " reach_block=excluded.reach_block, category=excluded.category,"
+                " followed=CASE WHEN excluded.followed=1 THEN 1 ELSE addresses.followed END,"
+                " first_reached=COALESCE(addresses.first_reached, excluded.first_reached)",
+                [(address, run_id, hop, reach, category, int(followed), run_id)
                  for address, (hop, reach, category, followed) in states.items()],
             )
+            new = c.execute("SELECT count(*) FROM addresses").fetchone()[0] - before
             c.executemany("UPDATE addresses SET followed=0 WHERE address=?", [(a,) for a in endpoints])
         return new
 

@@ -120,6 +120,12 @@ class PgCursor:
     def _run(self, statement: str, params: Any, many: bool) -> "PgCursor":
         owner = self._owner
         owner.before_statement(statement)
+        if many and len(params) >= BULK_MIN_ROWS and owner.in_transaction:
+            bulk = _bulk_insert_parts(statement)
+            if bulk:
+                owner.copy_insert(*bulk, params)
+                self.rowcount = -1
+                return self
         factory = _plain_rows if self.row_factory is None else _named_rows
         cur = owner.raw.cursor(row_factory=factory)
         try:
@@ -147,6 +153,30 @@ class PgCursor:
         return iter(self.fetchall())
 
 
+_INSERT = re.compile(r"^\s*INSERT (OR IGNORE )?INTO (\w+) \(([\w, ]+)\) VALUES \(\?(?:,\s*\?)*\)(.*)$", re.S)
+_CONFLICT_TARGET = re.compile(r"^\s*ON CONFLICT\s*\(([\w, ]+)\)", re.S)
+
+
+@lru_cache(maxsize=128)
+def _bulk_insert_parts(statement: str) -> tuple[str, tuple[str, ...], str, tuple[int, ...]] | None:
+    """An INSERT … VALUES (?, …) [ON CONFLICT …] as (table, columns, what follows the values, the conflict
+    key's positions among the columns); None for any other statement."""
+    m = _INSERT.match(statement)
+    if not m:
+        return None
+    ignore, table, names, rest = m.groups()
+    columns = tuple(c.strip() for c in names.split(","))
+    if ignore:
+        rest = (rest + " ON CONFLICT DO NOTHING") if "ON CONFLICT" not in rest else rest
+    if "?" in rest:
+        return None
+    target = _CONFLICT_TARGET.match(rest)
+    key = tuple(columns.index(c.strip()) for c in target.group(1).split(",")) if target else ()
+    if "DO UPDATE" in rest and not key:
+        return None
+    return table, columns, rest, key
+
+
 class PgConnection:
     """What common.py and the readers call on `store.conn`, over one psycopg connection in autocommit:
     transactions are explicit (Store.transaction), and a reader's snapshot is opened at its first read."""
@@ -156,6 +186,26 @@ class PgConnection:
         self.store = store
         self.total_changes = 0
         self.snapshot = False  # a reader: its reads share one REPEATABLE READ transaction
+
+    def copy_insert(self, table: str, columns: tuple[str, ...], rest: str, key: tuple[int, ...], rows: list) -> None:
+        """Many rows of one INSERT through COPY into a staging table, then one INSERT … SELECT with the same
+        ON CONFLICT: the server's fast path for bulk, instead of a statement per row. Where the conflict updates,
+        a key given twice keeps its last row, as one statement after another would leave it."""
+        if key and "DO UPDATE" in rest:
+            rows = list({tuple(r[i] for i in key): r for r in rows}.values())
+        names = ", ".join(columns)
+        staging = f"bulk_{table}_{abs(hash(columns)) % 10**8}"
+        try:
+            self.raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS"
+                             f" SELECT {names} FROM {table} WITH NO DATA")
+            with self.raw.cursor().copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur = self.raw.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging}{rest}")
+            self.total_changes += max(cur.rowcount, 0)
+            self.raw.execute(f"TRUNCATE {staging}")
+        except psycopg.Error as exc:
+            raise self.error(exc, "write") from None
 
     def before_statement(self, statement: str) -> None:
         if self.snapshot and not self.in_transaction:
@@ -357,6 +407,10 @@ class PostgresStore(Store):
             if self.conn.in_transaction:  # a reader's snapshot: end it, write, and read afresh afterwards
                 raw.execute("COMMIT")
             raw.execute("BEGIN")
+            # Every read inside a write is by key (an address's history, a transfer's id), but the planner's
+            # statistics know nothing of the rows this transaction has just added: at a million transfers it
+            # chose full scans of the table for each batch's look-alike check. Keyed reads use the indexes.
+            raw.execute("SET LOCAL enable_seqscan = off")
         except psycopg.Error as exc:
             raise self.conn.error(exc, "write") from None
         try:
@@ -383,25 +437,6 @@ class PostgresStore(Store):
     def check_integrity(self) -> None:
         """The server keeps its own pages whole; what is ours to check is that the case is readable."""
         self.conn.execute("SELECT count(*) FROM meta").fetchone()
-
-    def bulk_insert(self, c: Any, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
-        """A big batch goes in by COPY into a staging table, then one INSERT … ON CONFLICT DO NOTHING (a row
-        already stored stays as it is): many times faster than row-by-row inserts."""
-        if len(rows) < BULK_MIN_ROWS:
-            return super().bulk_insert(c, table, columns, rows)
-        raw = self.conn.raw
-        names = ", ".join(columns)
-        staging = f"{table}_in"
-        try:
-            raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table}) ON COMMIT DELETE ROWS")
-            with raw.cursor().copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cur = raw.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging} ON CONFLICT DO NOTHING")
-            self.conn.total_changes += max(cur.rowcount, 0)
-            raw.execute(f"TRUNCATE {staging}")
-        except psycopg.Error as exc:
-            raise self.conn.error(exc, "write") from None
 
     def fill_log_indexes(self, c: Any, pairs: list[tuple[int, str]]) -> None:
         """Many at once: COPY into a staging table and one UPDATE … FROM, not one UPDATE per transfer."""
