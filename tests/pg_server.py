@@ -31,10 +31,11 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self, durable: bool = False) -> None:
+    def __init__(self, durable: bool = False, settings: dict[str, str] | None = None) -> None:
         """durable: fsync and synchronous commits on, as a real server runs (the scale benchmark); off, a test
-        cluster saves the disk's flushes."""
+        cluster saves the disk's flushes. settings: more server parameters (postgresql.conf's names)."""
         self.durable = durable
+        self.settings = settings or {}
         self.bin = server_binaries()
         if self.bin is None:
             raise RuntimeError("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin); run scripts/setup.sh")
@@ -79,7 +80,8 @@ class PostgresServer:
             [str(self.bin / "postgres"), "-D", str(data), "-p", str(self.port), "-c", "listen_addresses=127.0.0.1",
              "-c", f"unix_socket_directories={sockets}", "-c", "max_connections=50",
              *(() if self.durable else ("-c", "fsync=off", "-c", "synchronous_commit=off",
-                                        "-c", "full_page_writes=off"))],
+                                        "-c", "full_page_writes=off")),
+             *(arg for k, v in self.settings.items() for arg in ("-c", f"{k}={v}"))],
             stdout=log, stderr=subprocess.STDOUT,
             user=self.account.pw_uid if self.account else None,
             group=self.account.pw_gid if self.account else None)
