@@ -33,12 +33,6 @@ def _db_option(f):
     )(f)
 
 
-def _store_exists(db_path: str) -> bool:
-    from tracer.store import Store
-
-    return Store.exists(db_path)
-
-
 def _no_empty_db(ctx, param, value):
     """An empty --db or TRACER_DB (an unset variable) is an error: silently using ./tracer.db would start a
     new case and announce all of it as new. click hands an empty variable over as "not given"."""
@@ -125,11 +119,12 @@ def seeds(ctx, case_name: str | None, as_list: bool, as_json: bool, chain: str |
     if ctx.invoked_subcommand is not None:
         return
     from tracer.seeds import all_seeds, cases
+    from tracer.store import Store
 
     synced = _synced_rows(db_path, case_name, chain)
     if case_name and case_name not in cases() and not synced:
         raise InputError(f"unknown case {case_name!r}; known cases: {', '.join(sorted(cases()))}"
-                         + (" (and none synced into this store)" if _store_exists(db_path) else ""))
+                         + (" (and none synced into this store)" if Store.exists(db_path) else ""))
     bundled = [] if chain and chain != "eth" else [s for s in all_seeds() if not case_name or s.case == case_name]
     if as_json:
         rows = [_seed_json(s) for s in bundled] + [_synced_json(r) for r in synced]

@@ -167,12 +167,9 @@ class Store:
         """Refuse to write into a damaged store (a trace would otherwise run on and make it worse)."""
         raise NotImplementedError
 
-    def _insert_transfers(self, c: Any, rows: list[tuple]) -> None:
-        self.bulk_insert(c, "transfers", TRANSFER_COLUMNS, rows)
-
     def bulk_insert(self, c: Any, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
-        """INSERT OR IGNORE many rows inside the transaction `c` (a backend may do it faster in bulk); a row
-        whose key is already stored stays as it is."""
+        """INSERT OR IGNORE many rows inside the transaction `c` (PostgreSQL's connection takes a many-row
+        INSERT by COPY); a row whose key is already stored stays as it is."""
         c.executemany(f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})",
                       rows)
 
@@ -181,7 +178,8 @@ class Store:
         c.executemany("UPDATE transfers SET log_index=? WHERE id=? AND log_index IS NULL", pairs)
 
     def hold_snapshot(self) -> None:
-        """From now on until close, every read sees the store as it is now (a copy reads one state)."""
+        """From now on until close (or a write), every read sees the store as it is now: a reader (show,
+        export, report, exits, store copy) sees one committed state, whatever a running trace commits."""
         raise NotImplementedError
 
     def after_bulk_copy(self) -> None:
@@ -527,8 +525,8 @@ class Store:
         and a node's whole chunk costs one commit instead of hundreds."""
         with self.transaction() as c:
             before = c.total_changes
-            self._insert_transfers(
-                c, [
+            self.bulk_insert(
+                c, "transfers", TRANSFER_COLUMNS, [
                     (t.key, t.tx_hash, t.kind, t.position, t.log_index, t.block, t.timestamp, t.from_addr,
                      t.to_addr, t.token, storable(t.asset), t.decimals, str(t.amount), _flags_text(t.flags), source,
                      run_id, storable(t.memo))

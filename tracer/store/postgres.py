@@ -35,7 +35,7 @@ try:
 except ImportError:  # an optional extra: SQLite users need nothing of it
     psycopg = None  # type: ignore[assignment]
 
-BULK_MIN_ROWS = 2000  # from here on, transfers go in by COPY into a staging table
+BULK_MIN_ROWS = 2000  # from here on, a many-row INSERT (or log-index fill) goes by COPY through a staging table
 
 
 # ---- SQLite's SQL, as PostgreSQL takes it -----------------------------------------------------------------
@@ -195,13 +195,18 @@ class PgConnection:
             rows = list({tuple(r[i] for i in key): r for r in rows}.values())
         names = ", ".join(columns)
         staging = f"bulk_{table}_{abs(hash(columns)) % 10**8}"
+        self.through_staging(staging, f"AS SELECT {names} FROM {table} WITH NO DATA", names, rows,
+                             f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging}{rest}")
+
+    def through_staging(self, staging: str, shape: str, names: str, rows: list, statement: str) -> None:
+        """COPY `rows` into the temporary table `staging` (made once per session, `shape` its definition),
+        run `statement` over it, and empty it: the server's fast path for thousands of rows."""
         try:
-            self.raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS"
-                             f" SELECT {names} FROM {table} WITH NO DATA")
+            self.raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS {shape}")
             with self.raw.cursor().copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-            cur = self.raw.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {staging}{rest}")
+            cur = self.raw.execute(statement)
             self.total_changes += max(cur.rowcount, 0)
             self.raw.execute(f"TRUNCATE {staging}")
         except psycopg.Error as exc:
@@ -258,6 +263,11 @@ def pg_error(where: str, exc: Exception, doing: str, password: str | None = None
     return StoreError(f"store {where}: cannot {doing}: {why}")
 
 
+def _case_tables(raw: Any, case: str) -> int:
+    """How many tables the case's schema holds (0: no case yet)."""
+    return raw.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema=%s", (case,)).fetchone()[0]
+
+
 def _lock_key(case: str) -> int:
     """The advisory lock's 64-bit key for a case (one database, many cases: one key each)."""
     return int.from_bytes(hashlib.sha256(f"tracer-run:{case}".encode()).digest()[:8], "big", signed=True)
@@ -280,16 +290,15 @@ class PostgresStore(Store):
 
     @classmethod
     def connect(cls, url: str, create: bool = True, write: bool | None = None) -> "PostgresStore":
-        """See Store.open. The case's schema is made on first use (create) and upgraded like a file."""
-        write = create if write is None else write
+        """See Store.open. The case's schema is made on first use (create) and upgraded like a file. `write`
+        matters to a file only (one we may not write is opened read-only); on a server, rights are the server's."""
         target = parse_postgres_url(url)
         raw = cls._connect_raw(target)
         store = cls(None, target, _password_of(raw))
         store.conn = PgConnection(raw, store)
         try:
             schema = pgsql.Identifier(target.case)
-            present = raw.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema=%s",
-                                  (target.case,)).fetchone()[0]
+            present = _case_tables(raw, target.case)
             if present == 0 and not create:
                 raise StoreError(f"no case {target.case!r} at {target.shown}: run `tracer trace` first "
                                  "(`tracer cases --db URL` lists the cases there)")
@@ -304,18 +313,23 @@ class PostgresStore(Store):
         except BaseException:
             raw.close()
             raise
-        store.conn.snapshot = not write
         return store
 
     @classmethod
     def case_exists(cls, url: str) -> bool:
         target = parse_postgres_url(url)
+        with cls._session(target, "read it") as raw:
+            return bool(_case_tables(raw, target.case))
+
+    @classmethod
+    @contextmanager
+    def _session(cls, target: PostgresTarget, doing: str) -> Iterator[Any]:
+        """A short connection for one question about the database (not a case's store)."""
         raw = cls._connect_raw(target)
         try:
-            return bool(raw.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema=%s",
-                                    (target.case,)).fetchone()[0])
+            yield raw
         except psycopg.Error as exc:
-            raise pg_error(target.shown, exc, "read it", _password_in(target.conninfo)) from None
+            raise pg_error(target.shown, exc, doing, _password_in(target.conninfo)) from None
         finally:
             raw.close()
 
@@ -335,8 +349,7 @@ class PostgresStore(Store):
         with raw.transaction():
             raw.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key("create:" + self.case),))
             raw.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(pgsql.Identifier(self.case)))
-            if raw.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema=%s",
-                           (self.case,)).fetchone()[0]:
+            if _case_tables(raw, self.case):
                 return  # another process made it while we connected
             for statement in translate_ddl(SCHEMA):
                 raw.execute(statement)
@@ -442,19 +455,9 @@ class PostgresStore(Store):
         """Many at once: COPY into a staging table and one UPDATE … FROM, not one UPDATE per transfer."""
         if len(pairs) < BULK_MIN_ROWS:
             return super().fill_log_indexes(c, pairs)
-        raw = self.conn.raw
-        try:
-            raw.execute('CREATE TEMP TABLE IF NOT EXISTS log_indexes_in (log_index BIGINT, id TEXT COLLATE "C")'
-                        " ON COMMIT DELETE ROWS")
-            with raw.cursor().copy("COPY log_indexes_in (log_index, id) FROM STDIN") as copy:
-                for pair in pairs:
-                    copy.write_row(pair)
-            cur = raw.execute("UPDATE transfers t SET log_index=s.log_index FROM log_indexes_in s"
-                              " WHERE t.id=s.id AND t.log_index IS NULL")
-            self.conn.total_changes += max(cur.rowcount, 0)
-            raw.execute("TRUNCATE log_indexes_in")
-        except psycopg.Error as exc:
-            raise self.conn.error(exc, "write") from None
+        self.conn.through_staging(
+            "log_indexes_in", "AS SELECT log_index, id FROM transfers WITH NO DATA", "log_index, id", pairs,
+            "UPDATE transfers t SET log_index=s.log_index FROM log_indexes_in s WHERE t.id=s.id AND t.log_index IS NULL")
 
     def after_bulk_copy(self) -> None:
         """Rows copied in kept their ids: the identity columns go on after the highest."""
@@ -468,9 +471,8 @@ class PostgresStore(Store):
     def cases(cls, url: str) -> list[dict]:
         """Every tracer case in the URL's database: name, schema version, runs and the last one."""
         target = parse_postgres_url(url)
-        raw = cls._connect_raw(target)
         out = []
-        try:
+        with cls._session(target, "list its cases") as raw:
             schemas = [r[0] for r in raw.execute(
                 "SELECT table_schema FROM information_schema.tables WHERE table_name='meta' ORDER BY table_schema")]
             for schema in schemas:
@@ -484,10 +486,6 @@ class PostgresStore(Store):
                 out.append({"case": schema, "schema_version": int(meta.get("schema_version", 0)), "runs": runs,
                             "last_run_started": row[0] if row else None, "last_run_ended": row[1] if row else None,
                             "last_run_status": row[2] if row else None})
-        except psycopg.Error as exc:
-            raise pg_error(target.shown, exc, "list its cases", _password_in(target.conninfo)) from None
-        finally:
-            raw.close()
         return out
 
 
