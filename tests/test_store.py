@@ -130,3 +130,24 @@ def test_a_big_batch_goes_in_whole_and_fills_log_indexes_once(store_at):
     stored = {t.position: t for t in store.outflows(A)}
     assert stored["2499.0"].log_index == 2499 and stored["2499.0"].amount == 2500
     store.close()
+
+
+def test_a_store_being_created_by_another_run_is_never_touched(db_path):
+    """A reader (or a second trace) opening the file while a trace is still creating it must neither create
+    nor delete it: once, a reader deleted a store being made, and the trace wrote on into an unlinked file."""
+    maker = sqlite3.connect(db_path, isolation_level=None)
+    maker.execute("PRAGMA journal_mode=WAL")
+    maker.execute("BEGIN IMMEDIATE")
+    maker.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")  # not committed yet
+    assert db_path.stat().st_size > 0
+    with pytest.raises(StoreError, match="no store"):
+        Store.open(db_path, create=False)
+    with pytest.raises(StoreBusyError):
+        Store.open(db_path)  # a second writer waits for the write lock, then gives up, leaving the file
+    assert db_path.exists()
+    maker.execute("ROLLBACK")
+    maker.close()
+    first, second = Store.open(db_path), Store.open(db_path)  # the second opens what the first made
+    assert second.count_transfers() == first.count_transfers() == 0
+    first.close()
+    second.close()

@@ -93,6 +93,9 @@ class SqliteStore(Store):
             raise StoreError(f"{p} is not a usable tracer store ({exc}); refusing to touch it") from None
         store = cls(conn, p)
         if app_id == 0 and tables == 0:
+            if not create:  # an empty file, or one another run is making right now: a reader never touches it
+                conn.close()
+                raise StoreError(f"no store at {p}: run `tracer trace` first")
             store._create()
         elif app_id != APPLICATION_ID:
             conn.close()
@@ -110,26 +113,30 @@ class SqliteStore(Store):
         return store
 
     def _create(self) -> None:
+        """The whole schema at SCHEMA_VERSION in one transaction: no other process ever sees a half-made or
+        older store. Another run that made it between our look and our write lock is left alone."""
         try:
-            try:
-                self.conn.execute("PRAGMA journal_mode=WAL")
-                self.conn.executescript(
-                    "BEGIN IMMEDIATE;"
-                    + SCHEMA
-                    + "INSERT INTO meta VALUES ('schema_version', '1');"
-                    + f"PRAGMA application_id={APPLICATION_ID};"
-                    + "COMMIT;"
-                )
-            except sqlite3.DatabaseError as exc:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise store_error(self.path, exc, "create it") from None
-            self._migrate(1, doing="create it")
-        except StoreError as exc:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.executescript(
+                "BEGIN IMMEDIATE;"
+                + SCHEMA
+                + "".join(MIGRATIONS[v] for v in range(2, SCHEMA_VERSION + 1))
+                + f"INSERT INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');"
+                + f"PRAGMA application_id={APPLICATION_ID};"
+                + "COMMIT;"
+            )
+        except sqlite3.DatabaseError as exc:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            if "already exists" in str(exc):  # made, whole, by another run meanwhile: open it as it is
+                self._check_version()
+                return
+            error = store_error(self.path, exc, "create it")
             self.conn.close()
-            for suffix in ("", "-wal", "-shm"):  # a half-made store is worth nothing: leave no file behind
-                Path(str(self.path) + suffix).unlink(missing_ok=True)
-            raise exc from None
+            if not isinstance(error, StoreBusyError):  # (busy: the file is another run's, never ours to delete)
+                for suffix in ("", "-wal", "-shm"):  # a half-made store is worth nothing: leave no file behind
+                    Path(str(self.path) + suffix).unlink(missing_ok=True)
+            raise error from None
 
     def _check_version(self) -> None:
         try:
