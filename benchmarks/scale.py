@@ -187,8 +187,9 @@ def run_stages(args: argparse.Namespace, db: str, out_dir: Path, results: dict) 
         if proc.returncode != 0:
             sys.exit(f"stage {name} failed: {proc.stderr[-2000:]}")
         results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
-        for f in out_dir.glob(f"scale.{name}*"):
-            results[name]["file_mb"] = round(f.stat().st_size / 2**20)
+        for f in out_dir.glob(f"scale.{name}*"):  # a file, or the directory of the Neo4j CSVs
+            size = sum(p.stat().st_size for p in f.iterdir()) if f.is_dir() else f.stat().st_size
+            results[name]["file_mb"] = round(size / 2**20)
         print(f"{name:<8} {json.dumps(results[name])}", flush=True)
 
 
