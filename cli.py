@@ -789,9 +789,9 @@ def report(db_path: str, out_path: str, fmt: str, model: str, max_nodes: int) ->
 
     _check_output_path(out_path, "--out")
     if fmt == "html":
-        from tracer.html_report import cytoscape_source
+        from tracer.html_report import vendor_sources
 
-        cytoscape_source()  # fail before the work if the graph library is not installed
+        vendor_sources()  # fail before the work if the graph library is not installed
     store = _open_to_read(db_path)
     try:
         data = case_report(store, model, max_nodes)

@@ -112,7 +112,12 @@ def test_the_graph_renders_filters_and_shows_details_on_click(case, browser):
     expected, total = _expected_visible(case["db"])
     page, seen = _open(browser, case["html"])
     assert _visible(page) == expected > 10  # poisoning hidden by default
-    assert page.evaluate("window.tracerReport.cy.nodes().length") == total
+    assert page.evaluate("window.tracerReport.cy.nodes('[!group]').length") == total  # (and the fan-out groups)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report.png"))
+    if os.environ.get("TRACER_UPDATE_SCREENSHOT"):  # refresh the README's picture from this very test
+        shutil.copy(ARTIFACTS / "report.png", ROOT / "docs" / "report.png")
 
     # click a node where it is drawn: its details appear
     box = page.locator("#cy").bounding_box()
@@ -123,11 +128,6 @@ def test_the_graph_renders_filters_and_shows_details_on_click(case, browser):
     assert "hop" in details and "category" in details and "label source" in details
     assert "FBI PSA I-022625-PSA" in details  # its label names where it comes from
     assert page.get_attribute("#details a", "href") == f"https://etherscan.io/address/{HOP1_CONSOLIDATION}"
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "report.png"))
-    if os.environ.get("TRACER_UPDATE_SCREENSHOT"):  # refresh the README's picture from this very test
-        shutil.copy(ARTIFACTS / "report.png", ROOT / "docs" / "report.png")
 
     # the poisoning toggle shows the spam; the filters narrow the picture
     page.check("#f-poison")
@@ -160,7 +160,7 @@ def test_hostile_strings_render_as_text_and_nothing_is_fetched(case, browser):
     page.wait_for_timeout(300)
     assert seen["dialogs"] == [] and seen["errors"] == []
     assert page.evaluate("document.images.length") == 0  # no <img> was made from a token name
-    assert page.evaluate("document.scripts.length") == 3  # data, cytoscape, ours: none injected
+    assert page.evaluate("document.scripts.length") == 4  # data, cytoscape, cytoscape-dagre, ours: none injected
     options = page.eval_on_selector_all("#f-asset option", "els => els.map(e => e.textContent)")
     assert HOSTILE_SYMBOL in options  # shown as the text it is
     assert "bc1q</script><script>alert(2)</script>" in page.inner_text("body")
@@ -171,6 +171,13 @@ def test_hostile_strings_render_as_text_and_nothing_is_fetched(case, browser):
     page.evaluate(f"window.tracerReport.cy.getElementById('{edge[0]}').emit('tap') && null")  # no collection back
     assert HOSTILE_SYMBOL in page.inner_text("#details")
     assert page.evaluate("document.images.length") == 0 and seen["dialogs"] == []
+    # the SVG export writes the token's name as text: no element comes of it, the file stays well-formed
+    from xml.etree import ElementTree
+
+    svg = ElementTree.fromstring(page.evaluate("window.tracerReport.svgText()").encode("utf-8"))
+    assert {el.tag.rpartition("}")[2] for el in svg.iter()} <= {"svg", "rect", "defs", "marker", "path", "text",
+                                                                  "tspan", "ellipse", "polygon"}
+    assert any(HOSTILE_SYMBOL in (el.text or "") for el in svg.iter())
     assert all(url.startswith(("file:", "data:", "about:")) for url in seen["requests"]), seen["requests"]
     assert not [m for m in seen["console"] if "Content Security Policy" in m], seen["console"]
     page.close()
@@ -201,7 +208,7 @@ def test_report_errors_are_one_line(tmp_path, monkeypatch):
         result = run_cli("report", "--db", tmp_path / "case.db", *bad)
         assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
     assert (tmp_path / "case.db").read_bytes() == before  # the store is untouched
-    monkeypatch.setattr("tracer.html_report.VENDOR_FILE", "not-installed.js")
+    monkeypatch.setattr("tracer.html_report.VENDOR_FILES", ("cytoscape.min.js", "not-installed.js"))
     no_lib = run_cli("report", "--db", tmp_path / "none.db", "--out", tmp_path / "r.html")
     assert no_lib.exit_code == 1 and "scripts/install-tools.sh" in no_lib.output
     assert no_lib.output.count("\n") == 1

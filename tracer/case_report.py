@@ -40,6 +40,14 @@ _TX_HASH = re.compile(r"^0x[0-9a-f]{64}$")
 _BTC_TXID = re.compile(r"^[0-9a-f]{64}$")
 _BTC_ADDRESS = re.compile(r"^(bc1[02-9ac-hj-np-z]{8,87}|[13][1-9A-HJ-NP-Za-km-z]{25,34})$")
 TX_PER_EDGE = 20  # transaction hashes listed on one drawn edge (parallel transfers are drawn once)
+FOLD_MIN = 8  # a fan-out (or fan-in) of this many similar edges is drawn as one group node
+# A category's shape, so that the chart reads in black and white too (a printed report)
+CATEGORY_SHAPES = {
+    "seed": "star", "theft": "star", "exchange": "round-rectangle", "service": "round-rectangle",
+    "bridge": "diamond", "destination": "tag", "mixer": "octagon", "dex": "hexagon", "contract": "rectangle",
+    "token": "rectangle", "wallet-contract": "round-rectangle", "poison": "ellipse",
+}
+EXIT_CATEGORIES = frozenset({"exchange", "service", "bridge", "mixer", "dex", "destination"})
 
 
 def address_link(node: str) -> str:
@@ -78,6 +86,17 @@ def _node_size(taint_wei: int) -> float:
     return round(min(90.0, 14.0 + 9.0 * math.log10(1 + taint_wei / 10**18)), 1)
 
 
+def short_address(node: str) -> str:
+    """0x1234…abcd (with its chain prefix where it has one): what a node without a label is called."""
+    chain, _, address = node.rpartition(":")
+    short = address if len(address) <= 14 else f"{address[:6]}…{address[-4:]}"
+    return f"{chain}:{short}" if chain else short
+
+
+def _day(timestamp: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(timestamp))
+
+
 def _chosen_nodes(graph: nx.MultiDiGraph, max_nodes: int) -> set[str]:
     """All nodes when they fit; else seeds first, then by traced value, then by hop: a readable picture
     of where most of the value went. Poisoning nodes get at most a quarter of the room."""
@@ -96,9 +115,40 @@ def _chosen_nodes(graph: nx.MultiDiGraph, max_nodes: int) -> set[str]:
     return set(chosen)
 
 
+def fan_folds(nodes: list[dict], edges: list[dict]) -> list[dict]:
+    """Fan-outs and fan-ins drawn as one group node: FOLD_MIN or more drawn edges of one kind and asset
+    from one node to nodes of one hop, category and chain (or from such nodes into one). The 40 × 10,000
+    ETH the Bybit exploiter sent out in its first hour is one group, not a fan of 40 dots.
+
+    A node is folded into one group at most (the biggest fan-out it belongs to, then the biggest fan-in);
+    seeds and poisoning are never folded. Deterministic, so two nights' charts fold alike."""
+    by_id = {n["id"]: n for n in nodes}
+    fans: dict[tuple, set[str]] = defaultdict(set)
+    for e in edges:
+        if e["poison"] or e["kind"] in ("swap", "inferred", "co-spend") or e["source"] == e["target"]:
+            continue
+        for end, member, side in ((e["source"], e["target"], "out"), (e["target"], e["source"], "in")):
+            m = by_id[member]
+            if m["category"] not in ("seed", "poison"):
+                fans[(side, end, e["asset"], e["kind"], m["hop"], m["category"], m["lane"])].add(member)
+    folded: set[str] = set()
+    folds = []
+    for key, members in sorted(fans.items(), key=lambda kv: (kv[0][0] != "out", -len(kv[1]), kv[0])):
+        free = sorted(members - folded - {key[1]})
+        if len(free) < FOLD_MIN:
+            continue
+        side, end, asset, kind, hop, category, lane = key
+        folded.update(free)
+        folds.append({"id": f"fold{len(folds)}", "side": side, "end": end, "asset": asset, "kind": kind, "hop": hop,
+                      "category": category, "lane": lane, "members": free,
+                      "colour": CATEGORY_COLOURS.get(category, "#7f8c9a")})
+    return folds
+
+
 def graph_elements(graph: nx.MultiDiGraph, max_nodes: int, decimals: dict[str, int]) -> dict:
-    """Nodes and edges as the browser draws them: parallel transfers of one asset between two
-    nodes become one edge listing its transactions; positions are laid out by hop, here."""
+    """Nodes and edges as the browser draws them: parallel transfers of one asset between two nodes
+    become one edge listing its transactions, with the exact sum, the traced value and the days it
+    moved on; fan-outs are grouped (fan_folds). The browser lays them out (dagre): nothing is placed here."""
     chosen = _chosen_nodes(graph, max_nodes)
     totals: dict[str, dict[tuple[str, int], list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     grouped: dict[tuple, dict] = {}
@@ -115,13 +165,15 @@ def graph_elements(graph: nx.MultiDiGraph, max_nodes: int, decimals: dict[str, i
         group = grouped.setdefault((u, v, d["asset"], d["kind"], poison), {
             "source": u, "target": v, "asset": d["asset"], "kind": d["kind"], "poison": poison,
             "amount": 0, "decimals": decimals.get(d["token"], 18), "value": 0.0, "count": 0, "txs": [], "flags": set(),
-            "received": 0,
+            "received": 0, "taint": 0, "days": set(),
         })
         if d["kind"] == "bridge" and d.get("received_asset") == "BTC":
             group["received"] += int(d.get("received_amount") or 0)  # a crossing into Bitcoin, verified
         group["amount"] += int(d["amount"])
         group["value"] += float(d["value"])
+        group["taint"] += int(d.get("taint_wei") or 0)
         group["count"] += 1
+        group["days"].add(_day(int(d["timestamp"])))
         group["flags"].update(_flags_set(d["flags"]))
         if len(group["txs"]) < TX_PER_EDGE:
             chain = "btc" if d["kind"] in ("utxo", "co-spend") else "eth"
@@ -129,48 +181,28 @@ def graph_elements(graph: nx.MultiDiGraph, max_nodes: int, decimals: dict[str, i
                                  "link": tx_link(d["tx_hash"], chain)})
     hops = [d.get("hop", -1) for n, d in graph.nodes(data=True) if n in chosen]
     last_hop = max(hops, default=0)
-    columns: dict[int, dict[str, list[tuple[str, dict]]]] = defaultdict(lambda: {"eth": [], "btc": []})
-    for n, d in graph.nodes(data=True):
-        if n in chosen:
-            hop = d.get("hop", -1)
-            columns[hop if hop >= 0 else last_hop + 1][_lane(n)].append((n, d))
-
-    def rows_of(members: list) -> int:
-        return max(12, math.ceil(math.sqrt(len(members)) * 1.6)) if members else 1
-
-    # Ethereum's lane centred on 0, Bitcoin's below the tallest Ethereum column: a crossing runs downwards
-    eth_half = max(((min(rows_of(c["eth"]), len(c["eth"])) - 1) * 30 for c in columns.values()), default=0)
-    btc_top = eth_half + 300
     nodes = []
-    x0 = 0
-    for column, lanes in sorted(columns.items()):
-        width = 1
-        for lane, members in lanes.items():
-            if not members:
-                continue
-            # each hop a block of sub-columns: wide fan-outs stay readable when fitted
-            members.sort(key=lambda nd: (-_taint_units(nd[1], lane)[0], nd[0]))
-            rows = rows_of(members)
-            width = max(width, math.ceil(len(members) / rows))
-            height = (min(rows, len(members)) - 1) * 60
-            for i, (n, d) in enumerate(members):
-                units, shown = _taint_units(d, lane)
-                y = (i % rows) * 60 - height // 2 if lane == "eth" else btc_top + (i % rows) * 60
-                nodes.append({
-                    "id": n, "label": d.get("label", ""), "label_source": d.get("label_source", ""),
-                    "category": d.get("category", "unknown"), "hop": int(d.get("hop", -1)), "lane": lane,
-                    "followed": bool(d.get("followed", False)), "flags": d.get("flags", ""),
-                    "taint_wei": d.get("taint_wei", "0"), "taint_sats": d.get("taint_sats", "0"), "taint": shown,
-                    # (size by the amount in its own coin: 1 BTC drawn as 1 ETH; the numbers are in the panel)
-                    "size": 40.0 if d.get("category") == "seed" else
-                    _node_size(units * 10**10 if lane == "btc" else units),
-                    "colour": CATEGORY_COLOURS.get(d.get("category", ""), "#7f8c9a"),
-                    "link": address_link(n),
-                    "totals": [{"asset": a, "in": format_amount(t[0], dec), "out": format_amount(t[1], dec)}
-                               for (a, dec), t in sorted(totals[n].items())],
-                    "x": x0 + (i // rows) * 110, "y": y,
-                })
-        x0 += (width - 1) * 110 + 380
+    # seeds first, then by hop, then by traced value: the order dagre meets them in, so the picture is stable
+    for n, d in sorted(((n, d) for n, d in graph.nodes(data=True) if n in chosen), key=lambda nd: (
+            nd[1].get("hop", -1) < 0, nd[1].get("hop", -1), -int(nd[1].get("taint_wei", "0") or 0), nd[0])):
+        lane = _lane(n)
+        units, shown = _taint_units(d, lane)
+        category = d.get("category", "unknown")
+        nodes.append({
+            "id": n, "name": d.get("label", "") or short_address(n), "label": d.get("label", ""),
+            "label_source": d.get("label_source", ""), "category": category, "hop": int(d.get("hop", -1)),
+            "lane": lane, "followed": bool(d.get("followed", False)), "flags": d.get("flags", ""),
+            "taint_wei": d.get("taint_wei", "0"), "taint_sats": d.get("taint_sats", "0"), "taint": shown,
+            "taint_units": str(units), "unit": "BTC" if lane == "btc" else "ETH",
+            # (size by the amount in its own coin: 1 BTC drawn as 1 ETH; the numbers are in the panel)
+            "size": 40.0 if category == "seed" else _node_size(units * 10**10 if lane == "btc" else units),
+            "colour": CATEGORY_COLOURS.get(category, "#7f8c9a"),
+            "shape": CATEGORY_SHAPES.get(category, "ellipse"),
+            "exit": category in EXIT_CATEGORIES,
+            "link": address_link(n),
+            "totals": [{"asset": a, "in": format_amount(t[0], dec), "out": format_amount(t[1], dec)}
+                       for (a, dec), t in sorted(totals[n].items())],
+        })
     # one colour per asset that carries value (spam is grey): ETH blue, the others by name
     clean_assets = sorted({g["asset"] for g in grouped.values() if not g["poison"]} - {"ETH"})
     assets = {"ETH": ASSET_COLOURS[0], **{a: ASSET_COLOURS[1 + i % (len(ASSET_COLOURS) - 1)]
@@ -179,15 +211,19 @@ def graph_elements(graph: nx.MultiDiGraph, max_nodes: int, decimals: dict[str, i
     for i, g in enumerate(grouped.values()):
         edges.append({
             "id": f"e{i}", "source": g["source"], "target": g["target"], "asset": g["asset"], "kind": g["kind"],
-            "poison": g["poison"], "amount": format_amount(g["amount"], g["decimals"]), "value": g["value"],
+            "poison": g["poison"], "amount": format_amount(g["amount"], g["decimals"]), "units": str(g["amount"]),
+            "decimals": g["decimals"], "value": g["value"], "taint": str(g["taint"]), "days": sorted(g["days"]),
             "count": g["count"], "txs": g["txs"], "flags": ",".join(sorted(g["flags"])),
             "crossing": g["kind"] == "bridge" and g["target"].startswith("btc:"),
             "received": f"{format_amount(g['received'], 8)} BTC" if g["received"] else "",
             "colour": "#b8b8b8" if g["poison"] else assets.get(g["asset"], ASSET_COLOURS[0]),
         })
-    return {"nodes": nodes, "edges": edges, "total_nodes": graph.number_of_nodes(),
+    all_days = sorted({day for e in edges for day in e["days"]})
+    return {"nodes": nodes, "edges": edges, "folds": fan_folds(nodes, edges), "fold_min": FOLD_MIN,
+            "total_nodes": graph.number_of_nodes(), "max_nodes": max_nodes,
             "lanes": sorted({n["lane"] for n in nodes}),
             "total_edges": graph.number_of_edges(), "max_hop": last_hop,
+            "first_day": all_days[0] if all_days else "", "last_day": all_days[-1] if all_days else "",
             "assets": sorted({e["asset"] for e in edges}),
             "asset_colours": {e["asset"]: e["colour"] for e in edges if not e["poison"]}}
 

@@ -3,9 +3,9 @@
 It must open anywhere without a network (an exchange's compliance desk may
 read it offline) and must be safe to open although it is full of strings
 written by attackers (token names, memos, labels). So:
-- cytoscape.js is inlined from the copy `scripts/install-tools.sh` installs
-  from npm (tracer/vendor/); nothing is fetched when the file is written
-  or opened;
+- cytoscape.js and its dagre layout (cytoscape-dagre) are inlined from the
+  copies `scripts/install-tools.sh` installs from npm (tracer/vendor/);
+  nothing is fetched when the file is written or opened;
 - every on-chain or dataset string in the page is HTML-escaped by Python,
   and the script only ever puts strings into the page as text (textContent),
   never as markup; links are built only from well-formed addresses/hashes;
@@ -30,20 +30,21 @@ from .errors import TracerError
 from .report import traced_btc, traced_eth
 from .safe_text import for_terminal
 
-VENDOR_FILE = "cytoscape.min.js"
+VENDOR_FILES = ("cytoscape.min.js", "cytoscape-dagre.min.js")  # the graph library, then its layered layout
 
 
 class ReportAssetError(TracerError):
     """The graph library was not installed with the tools."""
 
 
-def cytoscape_source() -> str:
+def vendor_sources() -> list[str]:
     try:
-        return resources.files("tracer").joinpath("vendor", VENDOR_FILE).read_text(encoding="utf-8")
+        return [resources.files("tracer").joinpath("vendor", name).read_text(encoding="utf-8")
+                for name in VENDOR_FILES]
     except (FileNotFoundError, OSError):
         raise ReportAssetError(
-            "the HTML report needs cytoscape.js, installed with the tools: run scripts/install-tools.sh "
-            "(or use --format md)") from None
+            "the HTML report needs cytoscape.js and cytoscape-dagre, installed with the tools: run "
+            "scripts/install-tools.sh (or use --format md)") from None
 
 
 def text(value: object) -> str:
@@ -86,131 +87,10 @@ code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12p
 .muted{color:#6b7280}.warn{color:#a33}
 """.strip()
 
-SCRIPT = r"""
-(function () {
-  "use strict";
-  var data = JSON.parse(document.getElementById("tracer-data").textContent);
-  var g = data.graph;
-  var byId = {};
-  g.nodes.forEach(function (n) { byId[n.id] = n; });
-  var elements = [];
-  g.nodes.forEach(function (n) {
-    elements.push({group: "nodes", data: {id: n.id, name: n.label || (n.id.slice(0, 8) + "…" + n.id.slice(-4)),
-      colour: n.colour, size: n.size, category: n.category, hop: n.hop}, position: {x: n.x, y: n.y}});
-  });
-  g.edges.forEach(function (e) {
-    elements.push({group: "edges", data: {id: e.id, source: e.source, target: e.target, colour: e.colour,
-      asset: e.asset, value: e.value, poison: e.poison, width: Math.min(9, 1 + Math.log10(1 + e.value)),
-      crossing: e.crossing, crossLabel: e.crossing ? e.amount + " " + e.asset + (e.received ? " → " + e.received : "") : ""}});
-  });
-  var cy = cytoscape({
-    container: document.getElementById("cy"), elements: elements, layout: {name: "preset"},
-    minZoom: 0.02, maxZoom: 4,
-    style: [
-      {selector: "node", style: {"background-color": "data(colour)", width: "data(size)", height: "data(size)",
-        label: "data(name)", "font-size": 10, "text-valign": "bottom", "text-margin-y": 3, color: "#333",
-        "text-max-width": 120, "text-wrap": "ellipsis", "min-zoomed-font-size": 7}},
-      {selector: "node:selected", style: {"border-width": 4, "border-color": "#111"}},
-      {selector: "edge", style: {width: "data(width)", "line-color": "data(colour)", "target-arrow-color": "data(colour)",
-        "target-arrow-shape": "triangle", "curve-style": "bezier", opacity: 0.8, "arrow-scale": 0.8}},
-      {selector: "edge[?poison]", style: {"line-style": "dashed", opacity: 0.5}},
-      {selector: "edge[?crossing]", style: {"line-color": "#9467bd", "target-arrow-color": "#9467bd", width: 5,
-        "line-style": "dotted", label: "data(crossLabel)", "font-size": 10, "text-rotation": "autorotate",
-        opacity: 1}},
-      {selector: ".hidden", style: {display: "none"}}
-    ]
-  });
-
-  var hopSel = document.getElementById("f-hop"), assetSel = document.getElementById("f-asset");
-  var minInput = document.getElementById("f-min"), poisonBox = document.getElementById("f-poison");
-  var counter = document.getElementById("visible-count"), details = document.getElementById("details");
-
-  function apply() {
-    var maxHop = parseInt(hopSel.value, 10), asset = assetSel.value, showPoison = poisonBox.checked;
-    var minValue = parseFloat(minInput.value);
-    if (!(minValue >= 0)) { minValue = 0; }
-    cy.batch(function () {
-      cy.elements().removeClass("hidden");
-      cy.edges().forEach(function (e) {
-        var d = e.data();
-        if ((d.poison && !showPoison) || (asset && d.asset !== asset) || d.value < minValue) { e.addClass("hidden"); }
-      });
-      cy.nodes().forEach(function (n) {
-        var d = n.data();
-        var hide = (d.category === "poison" && !showPoison) || (d.hop >= 0 && d.hop > maxHop);
-        if (!hide && d.category !== "seed") {  // a node none of whose drawn edges is shown goes too
-          hide = n.connectedEdges().filter(function (e) { return !e.hasClass("hidden"); }).length === 0;
-        }
-        if (d.hop < 0 && !hide) {  // a destination is shown only with a shown sender
-          hide = n.incomers("node").filter(function (m) { return !m.hasClass("hidden") && m.data("hop") <= maxHop; })
-            .length === 0;
-        }
-        if (hide) { n.addClass("hidden"); }
-      });
-    });
-    var shown = cy.nodes().filter(function (n) { return !n.hasClass("hidden"); }).length;
-    counter.textContent = shown + " of " + cy.nodes().length + " nodes shown";
-    counter.setAttribute("data-visible", String(shown));
-  }
-
-  function row(dl, term, value, href) {
-    var dt = document.createElement("dt"); dt.textContent = term; dl.appendChild(dt);
-    var dd = document.createElement("dd");
-    if (href) {
-      var a = document.createElement("a"); a.href = href; a.rel = "noreferrer noopener"; a.textContent = value;
-      dd.appendChild(a);
-    } else { dd.textContent = value; }
-    dl.appendChild(dd);
-  }
-
-  function showNode(id) {
-    var n = byId[id];
-    details.textContent = "";
-    var h = document.createElement("h3"); h.textContent = n.label || "(no label)"; details.appendChild(h);
-    var dl = document.createElement("dl");
-    row(dl, "address", n.id, n.link);
-    row(dl, "category", n.category);
-    row(dl, "hop", n.hop >= 0 ? String(n.hop) : "not reached by the trace");
-    row(dl, "label source", n.label_source || "—");
-    row(dl, "chain", n.lane === "btc" ? "Bitcoin" : "Ethereum");
-    row(dl, "traced value reached (" + data.taint_model + ")", n.taint);
-    row(dl, "followed", n.followed ? "yes" : "no");
-    if (n.flags) { row(dl, "flags", n.flags); }
-    n.totals.forEach(function (t) { row(dl, "totals " + t.asset, "in " + t.in + " · out " + t.out); });
-    details.appendChild(dl);
-    details.setAttribute("data-node", n.id);
-  }
-
-  function showEdge(e) {
-    var d = g.edges[parseInt(e.id().slice(1), 10)];
-    details.textContent = "";
-    var h = document.createElement("h3"); h.textContent = d.count + " × " + d.asset + " (" + d.kind + ")";
-    details.appendChild(h);
-    var dl = document.createElement("dl");
-    row(dl, "from", d.source, (byId[d.source] || {}).link);
-    row(dl, "to", d.target, (byId[d.target] || {}).link);
-    row(dl, "amount", d.amount + " " + d.asset);
-    if (d.received) { row(dl, "received on Bitcoin", d.received + " (the crossing is verified by its outbound)"); }
-    if (d.flags) { row(dl, "flags", d.flags); }
-    d.txs.forEach(function (t) {
-      row(dl, "tx (block " + t.block + (t.log_index >= 0 ? ", log " + t.log_index : "") + ")", t.tx_hash, t.link);
-    });
-    if (d.count > d.txs.length) { row(dl, "more", (d.count - d.txs.length) + " more transactions (see tracer export)"); }
-    details.appendChild(dl);
-    details.setAttribute("data-node", "");
-  }
-
-  cy.on("tap", "node", function (evt) { showNode(evt.target.id()); });
-  cy.on("tap", "edge", function (evt) { showEdge(evt.target); });
-  [hopSel, assetSel, minInput, poisonBox].forEach(function (el) {
-    el.addEventListener("change", apply); el.addEventListener("input", apply);
-  });
-  apply();
-  cy.fit(cy.nodes().filter(function (n) { return !n.hasClass("hidden"); }), 30);
-  window.tracerReport = {cy: cy, apply: apply};
-  document.body.setAttribute("data-ready", "1");
-})();
-""".strip()
+def chart_script() -> str:
+    """The page's own script (tracer/chart.js): the flow chart, its filters, folding, search, widest path
+    and exports."""
+    return resources.files("tracer").joinpath("chart.js").read_text(encoding="utf-8")
 
 
 def render_html(report: dict) -> str:
@@ -228,25 +108,31 @@ def render_html(report: dict) -> str:
                           for a in sorted(asset_colours))
     crossing_legend = ('<span>dotted purple: a bridge crossing into Bitcoin; Bitcoin\'s lane is drawn below</span>'
                        if "btc" in g.get("lanes", []) else "")
-    clipped = "" if len(g["nodes"]) >= g["total_nodes"] else (
-        f' <span class="warn">Showing {len(g["nodes"]):,} of {g["total_nodes"]:,} nodes: seeds and those the most '
-        f'traced value reached (use <code>tracer export</code> for all).</span>')
     body = f"""
 <header><h1>tracer report — {text(report["store"])}</h1>
 <p>Generated {text(report["generated_at"])} · taint model: {text(report["taint_model"])} ·
 {g["total_nodes"]:,} addresses, {g["total_edges"]:,} transfers in the store's graph</p></header>
 <main>
-<section id="graph"><h2>Hop graph</h2>
+<section id="graph"><h2>Flow chart</h2>
+<p id="chart-summary">{chart_summary(g)}</p>
 <div class="controls">
+<label>search <input id="f-search" type="search" placeholder="address or label" size="28"></label>
+<span id="search-count" class="muted"></span>
 <label>up to hop <select id="f-hop">{hop_options}</select></label>
 <label>asset <select id="f-asset">{asset_options}</select></label>
 <label>minimum amount <input id="f-min" type="number" min="0" step="any" value="0"></label>
+<label>from <input id="f-from" type="date" value="{g["first_day"]}" min="{g["first_day"]}" max="{g["last_day"]}"></label>
+<label>to <input id="f-to" type="date" value="{g["last_day"]}" min="{g["first_day"]}" max="{g["last_day"]}"></label>
+<label><input id="f-fold" type="checkbox" checked> fold fan-outs</label>
 <label><input id="f-poison" type="checkbox"> show address-poisoning spam</label>
-<span id="visible-count" class="muted"></span>{clipped}
+<button id="export-png" type="button">PNG</button><button id="export-svg" type="button">SVG</button>
+<span id="visible-count" class="muted"></span>
 </div>
-<div class="legend"><b>nodes</b>{legend}</div>
-<div class="legend"><b>edges</b>{edge_legend}<span>dashed: poisoning</span>{crossing_legend}</div>
-<div id="graph-wrap"><div id="cy"></div><div id="details"><p class="muted">Click a node or an edge.</p></div></div>
+<div class="legend"><b>nodes</b>{legend}<span>double border: a folded fan-out (click to open)</span></div>
+<div class="legend"><b>edges</b>{edge_legend}<span>dashed: poisoning</span>{crossing_legend}<span>width: traced value;
+red: the widest path from the seeds to the node clicked</span></div>
+<div id="graph-wrap"><div id="cy"></div><div id="details"><p class="muted">Click a node (its details, and the widest
+path the traced value took to it) or an edge (its transactions).</p></div></div>
 </section>
 {_news_html(report["news"])}
 {_exits_html(report["exits"])}
@@ -258,10 +144,11 @@ def render_html(report: dict) -> str:
                          for c in sorted(set(colours.values()) | set(asset_colours.values())))
     # cytoscape injects its own <style> unless one with this id exists (which the CSP would block): ours is it
     style = STYLE + swatch_css + ".__________cytoscape_container{position:relative}"
-    library = cytoscape_source()
+    libraries, script = vendor_sources(), chart_script()
     # Style attributes are allowed (cytoscape sizes its canvases with them; none carries untrusted text:
     # the script sets text with textContent only); style elements and scripts only by hash.
-    csp = (f"default-src 'none'; script-src {_sha256(library)} {_sha256(SCRIPT)}; "
+    hashes = " ".join(_sha256(source) for source in (*libraries, script))
+    csp = (f"default-src 'none'; script-src {hashes}; "
            f"style-src {_sha256(style)}; style-src-elem {_sha256(style)}; style-src-attr 'unsafe-inline'; "
            "img-src data:; base-uri 'none'; form-action 'none'")
     return f"""<!DOCTYPE html>
@@ -273,21 +160,43 @@ def render_html(report: dict) -> str:
 <style id="__________cytoscape_stylesheet">{style}</style>
 </head><body>{body}
 <script type="application/json" id="tracer-data">{data_json}</script>
-<script>{library}</script>
-<script>{SCRIPT}</script>
+{"".join(f"<script>{source}</script>" for source in libraries)}
+<script>{script}</script>
 </body></html>
 """
+
+
+def chart_summary(g: dict) -> str:
+    """What the chart draws, and what it folds or cuts, and why (HTML)."""
+    drawn, total = len(g["nodes"]), g["total_nodes"]
+    parts = [f"Drawn: {drawn:,} of {total:,} addresses, left to right by hop (Bitcoin in its own lane below), "
+             f"with {len(g['edges']):,} edges: the transfers of one asset between two addresses are one edge, "
+             "summed, with their count and dates."]
+    if drawn < total:
+        parts.append(f'<span class="warn">Cut: {total - drawn:,} addresses are not drawn (<code>--max-nodes '
+                     f'{g["max_nodes"]:,}</code>): the seeds and the addresses the most traced value reached are '
+                     'kept; <code>tracer export</code> has them all.</span>')
+    if g["folds"]:
+        members = sum(len(f["members"]) for f in g["folds"])
+        parts.append(f"Folded: {len(g['folds']):,} fan-outs and fan-ins of {g['fold_min']} or more alike transfers "
+                     f"(one sender or receiver, one asset, one hop) are drawn as group nodes holding {members:,} "
+                     "addresses; click a group to open it.")
+    parts.append("Address-poisoning spam is hidden until asked for.")
+    return " ".join(parts)
 
 
 def report_for_browser(report: dict) -> dict:
     """What the page's script needs: the graph, with untrusted text already made visible-safe
     (control characters, escape sequences) — the script still inserts it only as text."""
     g = report["graph"]
-    nodes = [{**n, "label": for_terminal(n["label"]), "label_source": for_terminal(n["label_source"]),
+    nodes = [{**n, "name": for_terminal(n["name"]), "label": for_terminal(n["label"]),
+              "label_source": for_terminal(n["label_source"]),
               "flags": for_terminal(n["flags"]),
               "totals": [{**t, "asset": for_terminal(t["asset"])} for t in n["totals"]]} for n in g["nodes"]]
     edges = [{**e, "asset": for_terminal(e["asset"]), "flags": for_terminal(e["flags"])} for e in g["edges"]]
-    return {"graph": {**g, "nodes": nodes, "edges": edges, "assets": [for_terminal(a) for a in g["assets"]]},
+    folds = [{**f, "asset": for_terminal(f["asset"])} for f in g["folds"]]
+    return {"graph": {**g, "nodes": nodes, "edges": edges, "folds": folds,
+                      "assets": [for_terminal(a) for a in g["assets"]]},
             "taint_model": report["taint_model"]}
 
 

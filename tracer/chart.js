@@ -1,0 +1,438 @@
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("tracer-data").textContent);
+  var g = data.graph;
+  cytoscape.use(cytoscapeDagre);
+  var byId = {}, edgeById = {}, foldById = {}, foldOf = {}, folded = {}, laidOut = {};
+  g.nodes.forEach(function (n) { byId[n.id] = n; });
+  g.edges.forEach(function (e) { edgeById[e.id] = e; });
+  g.folds.forEach(function (f) {
+    foldById[f.id] = f; folded[f.id] = true;
+    f.members.forEach(function (m) { foldOf[m] = f.id; });
+  });
+  var HUGE = 10n ** 90n;  // "not a bottleneck": Bitcoin's side and the crossing itself (no ETH figure on them)
+
+  // Amounts travel as exact base units (text); sums are BigInt; only the chart's labels are shortened
+  function groupDigits(s) { return s.replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
+  function shortAmount(units, decimals) {
+    var u = BigInt(units), scale = 10n ** BigInt(decimals), whole = u / scale, frac = u % scale;
+    var digits = decimals ? frac.toString().padStart(decimals, "0") : "";
+    var keep = whole === 0n && frac > 0n ? digits.search(/[1-9]/) + 3 : 4;  // small amounts: 3 significant digits
+    var shown = digits.slice(0, keep).replace(/0+$/, "");
+    return (/[1-9]/.test(digits.slice(keep)) ? "≈" : "") + groupDigits(whole.toString()) + (shown ? "." + shown : "");
+  }
+  function dayRange(days) {
+    if (!days.length) { return ""; }
+    var a = days[0], b = days[days.length - 1];
+    return a === b ? a : a + " → " + (a.slice(0, 4) === b.slice(0, 4) ? b.slice(5) : b);
+  }
+  function ethOf(units) { return Number(BigInt(units) / 10n ** 12n) / 1e6; }
+  function widthOf(taint) { return Math.min(12, 1 + 1.6 * Math.log10(1 + ethOf(taint))); }
+  function edgeLabel(e) {
+    return shortAmount(e.units, e.decimals) + " " + e.asset + (e.received ? " → " + e.received : "") +
+      (e.count > 1 ? " · " + e.count + " tx" : "") + "\n" + dayRange(e.days);
+  }
+  function nodeLabel(name, units, unit) {
+    return name + (BigInt(units) > 0n ? "\n" + shortAmount(units, unit === "BTC" ? 8 : 18) + " " + unit : "");
+  }
+
+  var elements = [];
+  g.nodes.forEach(function (n) {
+    elements.push({group: "nodes", data: {id: n.id, display: nodeLabel(n.name, n.taint_units, n.unit),
+      colour: n.colour, shape: n.shape, size: n.size, category: n.category, hop: n.hop, lane: n.lane,
+      exit: n.exit}});
+  });
+  g.folds.forEach(function (f) {
+    var sum = 0n;
+    f.members.forEach(function (m) { sum += BigInt(byId[m].taint_units); });
+    f.display = nodeLabel(f.members.length + " × " + f.category + " (hop " + f.hop + ")", sum.toString(),
+                          f.lane === "btc" ? "BTC" : "ETH");
+    elements.push({group: "nodes", classes: "group", data: {id: f.id, display: f.display, colour: f.colour,
+      shape: "round-rectangle", size: 46, category: f.category, hop: f.hop, lane: f.lane, group: true}});
+  });
+  g.edges.forEach(function (e) {
+    elements.push({group: "edges", data: {id: e.id, source: e.source, target: e.target, colour: e.colour,
+      display: edgeLabel(e), asset: e.asset, poison: e.poison, crossing: e.crossing, days: e.days,
+      width: e.crossing ? 5 : widthOf(e.taint)}});
+  });
+  var cy = cytoscape({
+    container: document.getElementById("cy"), elements: elements, layout: {name: "preset"},
+    minZoom: 0.02, maxZoom: 4,
+    style: [
+      {selector: "node", style: {"background-color": "data(colour)", width: "data(size)", height: "data(size)",
+        shape: "data(shape)", label: "data(display)", "font-size": 10, "text-valign": "bottom", "text-margin-y": 3,
+        color: "#222", "text-wrap": "wrap", "text-max-width": 150, "min-zoomed-font-size": 6,
+        "text-background-color": "#ffffff", "text-background-opacity": 0.7, "text-background-padding": 1}},
+      {selector: "node.group", style: {"border-width": 3, "border-style": "double", "border-color": "#333",
+        width: 60, height: 34, "font-weight": "bold"}},
+      {selector: "node:selected", style: {"border-width": 4, "border-color": "#111"}},
+      {selector: "edge", style: {width: "data(width)", "line-color": "data(colour)", "target-arrow-color": "data(colour)",
+        "target-arrow-shape": "triangle", "curve-style": "bezier", opacity: 0.8, "arrow-scale": 0.8,
+        label: "data(display)", "font-size": 8, "text-wrap": "wrap", "text-rotation": "autorotate",
+        "min-zoomed-font-size": 7, color: "#333", "text-background-color": "#ffffff",
+        "text-background-opacity": 0.8, "text-background-padding": 1}},
+      {selector: "edge[?poison]", style: {"line-style": "dashed", opacity: 0.5}},
+      {selector: "edge[?crossing]", style: {"line-color": "#9467bd", "target-arrow-color": "#9467bd",
+        "line-style": "dotted", "font-size": 10, opacity: 1}},
+      {selector: "edge.meta", style: {"line-style": "solid", opacity: 0.9}},
+      {selector: ".faded", style: {opacity: 0.15}},
+      {selector: "edge.path", style: {"line-color": "#e8112d", "target-arrow-color": "#e8112d", opacity: 1,
+        "z-index": 10}},
+      {selector: "node.path", style: {"border-width": 4, "border-color": "#e8112d", opacity: 1}},
+      {selector: ".hidden", style: {display: "none"}}
+    ]
+  });
+
+  var hopSel = document.getElementById("f-hop"), assetSel = document.getElementById("f-asset");
+  var minInput = document.getElementById("f-min"), poisonBox = document.getElementById("f-poison");
+  var fromInput = document.getElementById("f-from"), toInput = document.getElementById("f-to");
+  var foldBox = document.getElementById("f-fold"), search = document.getElementById("f-search");
+  var searchCount = document.getElementById("search-count");
+  var counter = document.getElementById("visible-count"), details = document.getElementById("details");
+  var cyBox = document.getElementById("cy");
+
+  // Drawn: without the class "hidden" (what is drawn is decided here; cytoscape's :visible can lag a batch)
+  function drawn(eles) { return eles.filter(function (el) { return !el.hasClass("hidden"); }); }
+
+  function visibleEnd(id) { var f = foldOf[id]; return f && folded[f] ? f : id; }
+
+  // An edge with a folded end is drawn as part of one edge per (group, other end, asset, kind): the
+  // exact sum of its parts, "40 × 10,000 ETH" when they are alike
+  function rebuildMeta() {
+    cy.remove(cy.edges(".meta"));
+    var metas = {}, order = [];
+    g.edges.forEach(function (e) {
+      var s = visibleEnd(e.source), t = visibleEnd(e.target);
+      if ((s === e.source && t === e.target) || s === t) { return; }
+      var key = s + "\u0000" + t + "\u0000" + e.asset + "\u0000" + e.kind + "\u0000" + e.poison;
+      var m = metas[key];
+      if (!m) {
+        m = metas[key] = {source: s, target: t, asset: e.asset, kind: e.kind, poison: e.poison, crossing: e.crossing,
+          colour: e.colour, decimals: e.decimals, parts: [], units: 0n, taint: 0n, count: 0, days: {}, alike: e.units};
+        order.push(key);
+      }
+      m.parts.push(e.id); m.units += BigInt(e.units); m.taint += BigInt(e.taint); m.count += e.count;
+      e.days.forEach(function (d) { m.days[d] = true; });
+      if (m.alike !== e.units) { m.alike = null; }
+    });
+    cy.add(order.map(function (key, i) {
+      var m = metas[key], days = Object.keys(m.days).sort();
+      var amount = m.alike !== null && m.parts.length > 1
+        ? m.parts.length + " × " + shortAmount(m.alike, m.decimals) + " " + m.asset
+        : shortAmount(m.units.toString(), m.decimals) + " " + m.asset + (m.count > 1 ? " · " + m.count + " tx" : "");
+      return {group: "edges", classes: "meta", data: {id: "m" + i, source: m.source, target: m.target,
+        colour: m.colour, display: amount + "\n" + dayRange(days), asset: m.asset, poison: m.poison,
+        crossing: m.crossing, width: m.crossing ? 5 : widthOf(m.taint.toString()), parts: m.parts, days: days}};
+    }));
+  }
+
+  function filters() {
+    var minValue = parseFloat(minInput.value);
+    return {maxHop: parseInt(hopSel.value, 10), asset: assetSel.value, poison: poisonBox.checked,
+      minValue: minValue >= 0 ? minValue : 0, from: fromInput.value, to: toInput.value};
+  }
+
+  function apply() {
+    var f = filters(), nodeOk = {}, pass = {}, shown = {}, withEdge = {};
+    g.nodes.forEach(function (n) {
+      nodeOk[n.id] = !((n.category === "poison" && !f.poison) || (n.hop >= 0 && n.hop > f.maxHop));
+    });
+    g.edges.forEach(function (e) {
+      var inRange = e.days.some(function (d) { return (!f.from || d >= f.from) && (!f.to || d <= f.to); });
+      pass[e.id] = (!e.poison || f.poison) && (!f.asset || e.asset === f.asset) && e.value >= f.minValue && inRange;
+      if (pass[e.id]) { withEdge[e.source] = withEdge[e.target] = true; }
+    });
+    g.nodes.forEach(function (n) { shown[n.id] = nodeOk[n.id] && (n.category === "seed" || !!withEdge[n.id]); });
+    var sent = {};  // a node the trace never reached (a bridge's destination) is shown only with a shown sender
+    g.edges.forEach(function (e) {
+      var s = byId[e.source];
+      if (pass[e.id] && shown[s.id] && s.hop <= f.maxHop) { sent[e.target] = true; }
+    });
+    var count = 0;
+    g.nodes.forEach(function (n) {
+      if (n.hop < 0 && !sent[n.id]) { shown[n.id] = false; }
+      count += shown[n.id] ? 1 : 0;
+    });
+    rebuildMeta();
+    cy.batch(function () {
+      cy.nodes().forEach(function (n) {
+        var d = n.data(), drawn;
+        if (d.group) {
+          drawn = folded[d.id] && foldById[d.id].members.some(function (m) { return shown[m]; });
+        } else {
+          drawn = shown[d.id] && !(foldOf[d.id] && folded[foldOf[d.id]]);
+        }
+        n.toggleClass("hidden", !drawn);
+      });
+      cy.edges().forEach(function (e) {
+        var d = e.data(), ok = d.parts ? d.parts.some(function (p) { return pass[p]; }) : pass[d.id];
+        e.toggleClass("hidden", !ok || e.source().hasClass("hidden") || e.target().hasClass("hidden"));
+      });
+    });
+    var groups = g.folds.filter(function (x) { return folded[x.id]; }).length;
+    counter.textContent = count + " of " + g.nodes.length + " addresses shown" +
+      (groups ? " (" + groups + " fan-outs folded: click a group to open it)" : "");
+    counter.setAttribute("data-visible", String(count));
+    if (drawn(cy.nodes()).some(function (n) { return !laidOut[n.id()]; })) { layout(); }
+  }
+
+  // Layered, left to right (dagre), each chain in its own lane: Bitcoin's below Ethereum's, starting
+  // where the crossings leave it. Elements are given in a fixed order, so the same case draws the same.
+  function layout() {
+    var t0 = performance.now(), above = null, visible = drawn(cy.nodes());
+    ["eth", "btc"].forEach(function (lane) {
+      var nodes = visible.filter(function (n) { return n.data("lane") === lane; });
+      if (!nodes.length) { return; }
+      var eles = nodes.union(drawn(nodes.edgesWith(nodes)));
+      eles.layout({name: "dagre", rankDir: "LR", ranker: nodes.length > 1500 ? "tight-tree" : "network-simplex",
+        nodeSep: 28, rankSep: 170, edgeSep: 8, fit: false, animate: false}).run();
+      if (above) {
+        var box = nodes.boundingBox(), crossers = drawn(cy.edges("[?crossing]")).sources();
+        var x = crossers.length ? crossers.boundingBox().x2 + 170 : above.x1;
+        nodes.shift({x: x - box.x1, y: above.y2 + 160 - box.y1});
+      }
+      above = nodes.boundingBox();
+    });
+    visible.forEach(function (n) { laidOut[n.id()] = true; });
+    var ms = Math.round(performance.now() - t0);
+    cyBox.setAttribute("data-layout-ms", String(ms));
+    window.tracerReport && (window.tracerReport.layoutMs = ms);
+    cy.fit(drawn(cy.elements()), 30);
+  }
+
+  function row(dl, term, value, href) {
+    var dt = document.createElement("dt"); dt.textContent = term; dl.appendChild(dt);
+    var dd = document.createElement("dd");
+    if (href) {
+      var a = document.createElement("a"); a.href = href; a.rel = "noreferrer noopener"; a.textContent = value;
+      dd.appendChild(a);
+    } else { dd.textContent = value; }
+    dl.appendChild(dd);
+  }
+
+  // The widest path(s) from the seeds to a node: the largest traced value that can reach it through one
+  // chain of transfers (the bottleneck), and of the chains that carry it, the shortest ones.
+  function weight(e) {
+    return e.crossing || byId[e.source].lane === "btc" ? HUGE : BigInt(e.taint);
+  }
+  function usable(e) {
+    return !e.poison && e.source !== e.target && ["swap", "inferred", "co-spend"].indexOf(e.kind) < 0;
+  }
+  function distances(starts, edges, forward) {
+    var dist = {}, queue = starts.slice(), next = {};
+    starts.forEach(function (s) { dist[s] = 0; });
+    edges.forEach(function (e) {
+      var a = forward ? e.source : e.target;
+      (next[a] = next[a] || []).push(forward ? e.target : e.source);
+    });
+    for (var i = 0; i < queue.length; i++) {
+      (next[queue[i]] || []).forEach(function (b) {
+        if (!(b in dist)) { dist[b] = dist[queue[i]] + 1; queue.push(b); }
+      });
+    }
+    return dist;
+  }
+  function widestPath(target) {
+    var seeds = g.nodes.filter(function (n) { return n.category === "seed"; }).map(function (n) { return n.id; });
+    if (seeds.indexOf(target) >= 0) { return {edges: [], width: null}; }
+    var edges = g.edges.filter(usable);
+    var widths = Array.from(new Set(edges.map(weight))).sort(function (a, b) { return a > b ? -1 : a < b ? 1 : 0; });
+    var reaches = function (w) {
+      return target in distances(seeds, edges.filter(function (e) { return weight(e) >= w; }), true);
+    };
+    var lo = 0, hi = widths.length - 1;
+    if (hi < 0 || !reaches(widths[hi])) { return {edges: [], width: null}; }
+    while (lo < hi) {  // the widest bottleneck at which the target is still reached
+      var mid = (lo + hi) >> 1;
+      if (reaches(widths[mid])) { hi = mid; } else { lo = mid + 1; }
+    }
+    var width = widths[lo];
+    if (width === 0n) { return {edges: [], width: 0n}; }
+    var wide = edges.filter(function (e) { return weight(e) >= width; });
+    var from = distances(seeds, wide, true), to = distances([target], wide, false);
+    return {width: width, edges: wide.filter(function (e) {
+      return e.source in from && e.target in to && from[e.source] + 1 + to[e.target] === from[target];
+    }).map(function (e) { return e.id; })};
+  }
+
+  function highlight(target) {
+    cy.elements().removeClass("path faded");
+    var found = widestPath(target);
+    var opened = false;
+    found.edges.forEach(function (id) {
+      [edgeById[id].source, edgeById[id].target].forEach(function (n) {
+        if (foldOf[n] && folded[foldOf[n]]) { folded[foldOf[n]] = false; opened = true; }
+      });
+    });
+    if (opened) { apply(); }
+    if (found.edges.length) {
+      cy.elements().addClass("faded");
+      found.edges.forEach(function (id) {
+        var e = cy.getElementById(id);
+        e.removeClass("faded").addClass("path");
+        e.connectedNodes().removeClass("faded").addClass("path");
+      });
+    }
+    return found;
+  }
+
+  function showNode(id) {
+    var n = byId[id];
+    details.textContent = "";
+    var h = document.createElement("h3"); h.textContent = n.label || "(no label)"; details.appendChild(h);
+    var dl = document.createElement("dl");
+    row(dl, "address", n.id, n.link);
+    row(dl, "category", n.category);
+    row(dl, "hop", n.hop >= 0 ? String(n.hop) : "not reached by the trace");
+    row(dl, "label source", n.label_source || "—");
+    row(dl, "chain", n.lane === "btc" ? "Bitcoin" : "Ethereum");
+    row(dl, "traced value reached (" + data.taint_model + ")", n.taint);
+    row(dl, "followed", n.followed ? "yes" : "no");
+    if (n.flags) { row(dl, "flags", n.flags); }
+    n.totals.forEach(function (t) { row(dl, "totals " + t.asset, "in " + t.in + " · out " + t.out); });
+    var found = highlight(id);
+    if (found.edges.length) {
+      row(dl, "widest path from the seeds (red)", found.edges.length + " edges; the least traced value on it: " +
+        (found.width === HUGE ? "not measured (Bitcoin side)" : shortAmount(found.width.toString(), 18) + " ETH"));
+    } else if (found.width === 0n) {
+      row(dl, "widest path from the seeds", "none: no traced value reaches it through drawn edges");
+    }
+    details.appendChild(dl);
+    details.setAttribute("data-node", n.id);
+    details.setAttribute("data-path", found.edges.join(","));
+  }
+
+  function showEdge(e) {
+    var parts = e.data("parts") || [e.id()];
+    details.textContent = "";
+    var h = document.createElement("h3");
+    h.textContent = e.data("display").split("\n")[0] + (parts.length > 1 ? " (" + parts.length + " edges)" : "");
+    details.appendChild(h);
+    var dl = document.createElement("dl");
+    parts.slice(0, 50).forEach(function (id) {
+      var d = edgeById[id];
+      row(dl, "from", d.source, (byId[d.source] || {}).link);
+      row(dl, "to", d.target, (byId[d.target] || {}).link);
+      row(dl, "amount", d.amount + " " + d.asset + " (" + d.kind + ", " + d.count + " tx, " + dayRange(d.days) + ")");
+      if (d.received) { row(dl, "received on Bitcoin", d.received + " (the crossing is verified by its outbound)"); }
+      if (d.flags) { row(dl, "flags", d.flags); }
+      d.txs.forEach(function (t) {
+        row(dl, "tx (block " + t.block + (t.log_index >= 0 ? ", log " + t.log_index : "") + ")", t.tx_hash, t.link);
+      });
+      if (d.count > d.txs.length) { row(dl, "more", (d.count - d.txs.length) + " more transactions (see tracer export)"); }
+    });
+    if (parts.length > 50) { row(dl, "more", (parts.length - 50) + " more edges: open the group"); }
+    details.appendChild(dl);
+    details.setAttribute("data-node", "");
+  }
+
+  function setFolded(id, value) { folded[id] = value; apply(); }
+
+  function find(query) {
+    var q = query.trim().toLowerCase(), matches = [];
+    cy.elements().removeClass("faded path");
+    cy.nodes(":selected").unselect();
+    if (q.length >= 3) {
+      matches = g.nodes.filter(function (n) {
+        return n.id.toLowerCase().indexOf(q) >= 0 || n.name.toLowerCase().indexOf(q) >= 0;
+      }).map(function (n) { return n.id; });
+      var opened = false;
+      matches.forEach(function (m) { if (foldOf[m] && folded[foldOf[m]]) { folded[foldOf[m]] = false; opened = true; } });
+      if (opened) { apply(); }
+      var found = drawn(cy.collection(matches.map(function (m) { return cy.getElementById(m); })));
+      found.select();
+      if (found.length) { cy.fit(found, 80); }
+    }
+    searchCount.textContent = q.length >= 3 ? matches.length + " found" : "";
+    search.setAttribute("data-matches", String(matches.length));
+    return matches;
+  }
+
+  // Exports of the current view, for a report: PNG as drawn, SVG written from cytoscape's model
+  function download(blob, name) {
+    var a = document.createElement("a");
+    a.href = URL.createObjectURL(blob); a.download = name;
+    document.body.appendChild(a); a.click(); a.remove();
+    setTimeout(function () { URL.revokeObjectURL(a.href); }, 10000);
+  }
+  function pngBlob() { return cy.png({output: "blob", bg: "#ffffff", scale: 2}); }
+  var SVG = "http://www.w3.org/2000/svg";
+  function svgElement(name, attrs, text) {
+    var el = document.createElementNS(SVG, name);
+    Object.keys(attrs).forEach(function (k) { el.setAttribute(k, String(attrs[k])); });
+    if (text !== undefined) {  // text only as text: a token's name never becomes markup
+      text.split("\n").forEach(function (line, i) {
+        var span = document.createElementNS(SVG, "tspan");
+        span.setAttribute("x", String(attrs.x)); span.setAttribute("dy", i ? "1.2em" : "0");
+        span.textContent = line; el.appendChild(span);
+      });
+    }
+    return el;
+  }
+  function polygon(p, w, h, sides, turn, inner) {
+    var pts = [], n = inner ? sides * 2 : sides;
+    for (var i = 0; i < n; i++) {
+      var a = turn + 2 * Math.PI * i / n, r = inner && i % 2 ? inner : 1;
+      pts.push((p.x + Math.cos(a) * r * w / 2).toFixed(1) + "," + (p.y + Math.sin(a) * r * h / 2).toFixed(1));
+    }
+    return pts.join(" ");
+  }
+  function svgText() {
+    var ext = cy.extent(), root = svgElement("svg", {xmlns: SVG, width: cy.width(), height: cy.height(),
+      viewBox: [ext.x1, ext.y1, ext.w, ext.h].map(function (v) { return v.toFixed(1); }).join(" ")});
+    root.appendChild(svgElement("rect", {x: ext.x1, y: ext.y1, width: ext.w, height: ext.h, fill: "#ffffff"}));
+    var defs = svgElement("defs", {}), marker = svgElement("marker", {id: "arrow", viewBox: "0 0 10 10", refX: 10,
+      refY: 5, markerWidth: 5, markerHeight: 5, orient: "auto"});
+    marker.appendChild(svgElement("path", {d: "M0,0 L10,5 L0,10 z", fill: "#555555"}));
+    defs.appendChild(marker); root.appendChild(defs);
+    drawn(cy.edges()).forEach(function (e) {
+      var s = e.sourceEndpoint(), t = e.targetEndpoint(), cp = e.controlPoints(), m = e.midpoint();
+      var d = cp && cp.length === 1 ? "M" + s.x + "," + s.y + " Q" + cp[0].x + "," + cp[0].y + " " + t.x + "," + t.y
+        : "M" + s.x + "," + s.y + " L" + t.x + "," + t.y;
+      root.appendChild(svgElement("path", {d: d, fill: "none", stroke: e.style("line-color"),
+        "stroke-width": e.data("width"), "stroke-opacity": e.hasClass("faded") ? 0.15 : 0.8,
+        "stroke-dasharray": e.data("poison") ? "6,4" : e.data("crossing") ? "2,3" : "none", "marker-end": "url(#arrow)"}));
+      root.appendChild(svgElement("text", {x: m.x, y: m.y, "font-size": 8, "font-family": "sans-serif",
+        "text-anchor": "middle", fill: "#333333"}, e.data("display")));
+    });
+    drawn(cy.nodes()).forEach(function (n) {
+      var p = n.position(), w = n.width(), h = n.height(), shape = n.data("group") ? "rectangle" : n.data("shape");
+      var style = {fill: n.data("colour"), stroke: n.hasClass("path") ? "#e8112d" : "#333333",
+        "stroke-width": n.hasClass("path") || n.data("group") ? 3 : 0.5, "fill-opacity": n.hasClass("faded") ? 0.15 : 1};
+      var sides = {diamond: 4, hexagon: 6, octagon: 8}[shape];
+      var el = shape === "ellipse" ? svgElement("ellipse", Object.assign({cx: p.x, cy: p.y, rx: w / 2, ry: h / 2}, style))
+        : shape === "star" ? svgElement("polygon", Object.assign({points: polygon(p, w, h, 5, -Math.PI / 2, 0.45)}, style))
+        : sides ? svgElement("polygon", Object.assign({points: polygon(p, w, h, sides, sides === 4 ? 0 : Math.PI / sides)}, style))
+        : svgElement("rect", Object.assign({x: p.x - w / 2, y: p.y - h / 2, width: w, height: h,
+            rx: shape === "rectangle" ? 0 : 6}, style));
+      root.appendChild(el);
+      root.appendChild(svgElement("text", {x: p.x, y: p.y + h / 2 + 12, "font-size": 10, "font-family": "sans-serif",
+        "text-anchor": "middle", fill: "#222222"}, n.data("display")));
+    });
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + new XMLSerializer().serializeToString(root);
+  }
+
+  cy.on("tap", "node", function (evt) {
+    var id = evt.target.id();
+    if (foldById[id]) { setFolded(id, false); return; }
+    showNode(id);
+  });
+  cy.on("tap", "edge", function (evt) { showEdge(evt.target); });
+  [hopSel, assetSel, minInput, poisonBox, fromInput, toInput].forEach(function (el) {
+    el.addEventListener("change", apply); el.addEventListener("input", apply);
+  });
+  foldBox.addEventListener("change", function () {
+    g.folds.forEach(function (f) { folded[f.id] = foldBox.checked; });
+    apply();
+  });
+  search.addEventListener("input", function () { find(search.value); });
+  document.getElementById("export-png").addEventListener("click", function () { download(pngBlob(), "tracer-graph.png"); });
+  document.getElementById("export-svg").addEventListener("click", function () {
+    download(new Blob([svgText()], {type: "image/svg+xml"}), "tracer-graph.svg");
+  });
+  window.tracerReport = {cy: cy, apply: apply, layout: layout, widestPath: widestPath, setFolded: setFolded,
+    find: find, svgText: svgText, shortAmount: shortAmount, layoutMs: null};
+  apply();
+  window.tracerReport.layoutMs = parseInt(cyBox.getAttribute("data-layout-ms") || "0", 10);
+  document.body.setAttribute("data-ready", "1");
+})();
