@@ -279,3 +279,29 @@ def test_widest_paths_on_a_graph_with_rival_routes(browser, tmp_path):
         assert not seen["errors"], seen
     finally:
         page.close()
+
+
+def test_a_big_chart_is_laid_out_whole_and_says_what_it_cut(browser, tmp_path):
+    """Past 1,000 nodes dagre lays out a spine of the chart (the widest edge into each node): every drawn
+    node still gets its own place, left to right by hop. The --max-nodes cut is stated in the header."""
+    from chart_graphs import hop_graph, report_from_graph
+
+    graph = hop_graph(1_300)
+    path = report_from_graph(graph, tmp_path / "big.html", max_nodes=1_200)
+    page, seen = _open(browser, path)
+    try:
+        summary = page.inner_text("#chart-summary")
+        assert "Drawn: 1,200 of 1,300 addresses" in summary and "Cut: 100 addresses are not drawn" in summary
+        at = page.evaluate("Object.fromEntries(window.tracerReport.cy.nodes().filter(n => !n.hasClass('hidden'))"
+                           ".map(n => [n.id(), [Math.round(n.position().x), Math.round(n.position().y)]]))")
+        assert len(at) == 1_200 and len(set(map(tuple, at.values()))) == 1_200
+        hops = {n: d["hop"] for n, d in graph.nodes(data=True) if n in at}
+        columns = {}
+        for n, hop in hops.items():
+            columns.setdefault(hop, set()).add(at[n][0])
+        order = sorted(columns)
+        assert all(max(columns[a]) < min(columns[b]) for a, b in zip(order, order[1:]))  # hop by hop, rightwards
+        assert int(page.get_attribute("#cy", "data-layout-ms")) > 0
+        assert not seen["errors"], seen
+    finally:
+        page.close()

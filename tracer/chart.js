@@ -183,21 +183,67 @@
     ["eth", "btc"].forEach(function (lane) {
       var nodes = visible.filter(function (n) { return n.data("lane") === lane; });
       if (!nodes.length) { return; }
-      var eles = nodes.union(drawn(nodes.edgesWith(nodes)));
-      eles.layout({name: "dagre", rankDir: "LR", ranker: nodes.length > 1500 ? "tight-tree" : "network-simplex",
-        nodeSep: 28, rankSep: 170, edgeSep: 8, fit: false, animate: false}).run();
+      var big = nodes.length > BIG_LAYOUT;
+      nodes.union(big ? spine(nodes) : drawn(nodes.edgesWith(nodes))).layout({name: "dagre", rankDir: "LR",
+        ranker: big ? "tight-tree" : "network-simplex", nodeSep: 28, rankSep: 170, edgeSep: 8, fit: false,
+        animate: false}).run();
       if (above) {
-        var box = nodes.boundingBox(), crossers = drawn(cy.edges("[?crossing]")).sources();
-        var x = crossers.length ? crossers.boundingBox().x2 + 170 : above.x1;
-        nodes.shift({x: x - box.x1, y: above.y2 + 160 - box.y1});
+        var here = box(nodes), crossers = drawn(cy.edges("[?crossing]")).sources();
+        var x = crossers.length ? box(crossers).x2 + 170 : above.x1;
+        nodes.shift({x: x - here.x1, y: above.y2 + 160 - here.y1});
       }
-      above = nodes.boundingBox();
+      above = box(nodes);
     });
     visible.forEach(function (n) { laidOut[n.id()] = true; });
     var ms = Math.round(performance.now() - t0);
     cyBox.setAttribute("data-layout-ms", String(ms));
     window.tracerReport && (window.tracerReport.layoutMs = ms);
-    cy.fit(drawn(cy.elements()), 30);
+    fitTo(visible, 30);
+  }
+
+  // Past BIG_LAYOUT nodes dagre lays out a spine only: each node's widest incoming edge from an earlier
+  // hop (or, lacking one, its widest incoming edge). The other edges are drawn where it puts their ends;
+  // without them dagre needs no dummy nodes for long back edges and fewer crossing sweeps: a
+  // 5,000-node chart is laid out within 3 s (benchmarks/report_layout.py).
+  var BIG_LAYOUT = 1000;
+  function spine(nodes) {
+    var best = {};
+    drawn(nodes.edgesWith(nodes)).forEach(function (e) {
+      var s = e.source(), t = e.target();
+      if (s.same(t)) { return; }
+      var forward = s.data("hop") < t.data("hop") || t.data("hop") < 0;
+      var rank = [forward ? 1 : 0, e.data("width")], id = t.id();
+      if (!best[id] || rank[0] > best[id].rank[0] || (rank[0] === best[id].rank[0] && rank[1] > best[id].rank[1])) {
+        best[id] = {edge: e, rank: rank};
+      }
+    });
+    return cy.collection(Object.keys(best).map(function (id) { return best[id].edge; }));
+  }
+
+  // The nodes' own boxes, without their labels (measuring every label takes seconds at 5,000 nodes)
+  function box(nodes) {
+    var x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
+    nodes.forEach(function (n) {
+      var p = n.position(), r = n.data("size") / 2 + 10;
+      x1 = Math.min(x1, p.x - r); x2 = Math.max(x2, p.x + r); y1 = Math.min(y1, p.y - r); y2 = Math.max(y2, p.y + r + 30);
+    });
+    return {x1: x1, y1: y1, x2: x2, y2: y2};
+  }
+
+  // The whole chart in view; or, when its hops are so tall that fitting them all would shrink it to a
+  // thin line, its full width at a readable size, centred on the seeds (scroll or drag for the rest)
+  function fitTo(nodes, padding) {
+    var b = box(nodes);
+    if (b.x1 === Infinity) { return; }
+    var across = (cy.width() - 2 * padding) / (b.x2 - b.x1), down = (cy.height() - 2 * padding) / (b.y2 - b.y1);
+    var zoom = Math.min(1.5, across, down), centre = (b.y1 + b.y2) / 2;
+    if (down < across / 4) {
+      var seeds = nodes.filter(function (n) { return n.data("category") === "seed"; });
+      zoom = Math.min(1, across);
+      centre = seeds.length ? (box(seeds).y1 + box(seeds).y2) / 2 : b.y1 + cy.height() / 2 / zoom;
+    }
+    zoom = Math.max(cy.minZoom(), Math.min(cy.maxZoom(), zoom));
+    cy.viewport({zoom: zoom, pan: {x: (cy.width() - zoom * (b.x1 + b.x2)) / 2, y: cy.height() / 2 - zoom * centre}});
   }
 
   function row(dl, term, value, href) {
@@ -341,7 +387,7 @@
       if (opened) { apply(); }
       var found = drawn(cy.collection(matches.map(function (m) { return cy.getElementById(m); })));
       found.select();
-      if (found.length) { cy.fit(found, 80); }
+      if (found.length) { fitTo(found, 80); }
     }
     searchCount.textContent = q.length >= 3 ? matches.length + " found" : "";
     search.setAttribute("data-matches", String(matches.length));
