@@ -95,7 +95,8 @@ def test_the_exploiters_40_way_fan_out_folds_into_one_node_and_opens_back(case, 
         meta = [d for d in _drawn(page, "edges") if d.get("parts") and d["source"] == EXPLOITER
                 and d["target"] == fold["id"] and d["asset"] == "ETH"]
         assert [m["display"] for m in meta] == ["40 × 10,000 ETH\n2025-02-21"]
-        assert "Folded: 1 fan-outs" in page.inner_text("#chart-summary")
+        assert "Folded: 1 fan-out or fan-in group (8 or more alike transfers" in page.inner_text("#chart-summary")
+        assert "holding 40 addresses" in page.inner_text("#chart-summary")
 
         page.evaluate(f"window.tracerReport.cy.getElementById('{fold['id']}').emit('tap') && null")  # a click
         assert state() == (False, 40)

@@ -171,7 +171,7 @@
     });
     var groups = g.folds.filter(function (x) { return folded[x.id]; }).length;
     counter.textContent = count + " of " + g.nodes.length + " addresses shown" +
-      (groups ? " (" + groups + " fan-outs folded: click a group to open it)" : "");
+      (groups ? " (" + groups + (groups === 1 ? " group" : " groups") + " folded: click one to open it)" : "");
     counter.setAttribute("data-visible", String(count));
     if (drawn(cy.nodes()).some(function (n) { return !laidOut[n.id()]; })) { layout(); }
   }

@@ -178,9 +178,10 @@ def chart_summary(g: dict) -> str:
                      'kept; <code>tracer export</code> has them all.</span>')
     if g["folds"]:
         members = sum(len(f["members"]) for f in g["folds"])
-        parts.append(f"Folded: {len(g['folds']):,} fan-outs and fan-ins of {g['fold_min']} or more alike transfers "
-                     f"(one sender or receiver, one asset, one hop) are drawn as group nodes holding {members:,} "
-                     "addresses; click a group to open it.")
+        groups = len(g["folds"])
+        parts.append(f"Folded: {groups:,} fan-out or fan-in group{'s' if groups != 1 else ''} ({g['fold_min']} or "
+                     "more alike transfers: one sender or receiver, one asset, one hop) drawn as one node each, "
+                     f"holding {members:,} addresses; click a group to open it.")
     parts.append("Address-poisoning spam is hidden until asked for.")
     return " ".join(parts)
 
