@@ -92,6 +92,9 @@ def test_the_exploiters_40_way_fan_out_folds_into_one_node_and_opens_back(case, 
             return fold["id"] in drawn, len(drawn & set(fold["members"]))
 
         assert state() == (True, 0)
+        where = "Object.fromEntries(window.tracerReport.cy.nodes().filter(n => !n.hasClass('hidden'))" \
+                ".map(n => [n.id(), [Math.round(n.position().x), Math.round(n.position().y)]]))"
+        folded_at = page.evaluate(where)
         meta = [d for d in _drawn(page, "edges") if d.get("parts") and d["source"] == EXPLOITER
                 and d["target"] == fold["id"] and d["asset"] == "ETH"]
         assert [m["display"] for m in meta] == ["40 × 10,000 ETH\n2025-02-21"]
@@ -110,6 +113,7 @@ def test_the_exploiters_40_way_fan_out_folds_into_one_node_and_opens_back(case, 
         page.uncheck("#f-fold")
         page.check("#f-fold")  # fold them all again
         assert state() == (True, 0)
+        assert page.evaluate(where) == folded_at  # laid out again, as it first was
         assert not seen["errors"], seen
     finally:
         page.close()

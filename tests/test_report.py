@@ -154,6 +154,11 @@ def test_hostile_strings_render_as_text_and_nothing_is_fetched(case, browser):
     csp = html_module.unescape(re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1))
     assert csp.startswith("default-src 'none'; script-src 'sha256-") and "unsafe-eval" not in csp
     assert "script-src 'unsafe-inline'" not in csp and "connect-src" not in csp  # nothing may be fetched
+    scripts = re.search(r"script-src ([^;]+);", csp).group(1).split()
+    assert len(scripts) == 3 and all(re.fullmatch(r"'sha256-[A-Za-z0-9+/]+=*'", h) for h in scripts), csp
+    assert re.fullmatch(r"default-src 'none'; script-src [^;]+; style-src 'sha256-[^']+'; style-src-elem "
+                        r"'sha256-[^']+'; style-src-attr 'unsafe-inline'; img-src data:; base-uri 'none'; "
+                        r"form-action 'none'", csp), csp  # exactly the policy: no new allowance
     assert HOSTILE_SYMBOL not in html and "</script><script>alert" not in html  # never raw in the markup
     page, seen = _open(browser, case["html"])
     page.check("#f-poison")  # show everything, the hostile token's edge included

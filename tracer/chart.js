@@ -94,6 +94,9 @@
   // Drawn: without the class "hidden" (what is drawn is decided here; cytoscape's :visible can lag a batch)
   function drawn(eles) { return eles.filter(function (el) { return !el.hasClass("hidden"); }); }
 
+  var laidOutFolds = null;
+  function foldState() { return g.folds.map(function (f) { return folded[f.id] ? "1" : "0"; }).join(""); }
+
   function visibleEnd(id) { var f = foldOf[id]; return f && folded[f] ? f : id; }
 
   // An edge with a folded end is drawn as part of one edge per (group, other end, asset, kind): the
@@ -156,13 +159,13 @@
     rebuildMeta();
     cy.batch(function () {
       cy.nodes().forEach(function (n) {
-        var d = n.data(), drawn;
+        var d = n.data(), draw;
         if (d.group) {
-          drawn = folded[d.id] && foldById[d.id].members.some(function (m) { return shown[m]; });
+          draw = folded[d.id] && foldById[d.id].members.some(function (m) { return shown[m]; });
         } else {
-          drawn = shown[d.id] && !(foldOf[d.id] && folded[foldOf[d.id]]);
+          draw = shown[d.id] && !(foldOf[d.id] && folded[foldOf[d.id]]);
         }
-        n.toggleClass("hidden", !drawn);
+        n.toggleClass("hidden", !draw);
       });
       cy.edges().forEach(function (e) {
         var d = e.data(), ok = d.parts ? d.parts.some(function (p) { return pass[p]; }) : pass[d.id];
@@ -173,7 +176,10 @@
     counter.textContent = count + " of " + g.nodes.length + " addresses shown" +
       (groups ? " (" + groups + (groups === 1 ? " group" : " groups") + " folded: click one to open it)" : "");
     counter.setAttribute("data-visible", String(count));
-    if (drawn(cy.nodes()).some(function (n) { return !laidOut[n.id()]; })) { layout(); }
+    // laid out again when a group opens or closes, or when a node never laid out is drawn (the spam, shown)
+    if (foldState() !== laidOutFolds || drawn(cy.nodes()).some(function (n) { return !laidOut[n.id()]; })) {
+      layout();
+    }
   }
 
   // Layered, left to right (dagre), each chain in its own lane: Bitcoin's below Ethereum's, starting
@@ -195,6 +201,7 @@
       above = box(nodes);
     });
     visible.forEach(function (n) { laidOut[n.id()] = true; });
+    laidOutFolds = foldState();
     var ms = Math.round(performance.now() - t0);
     cyBox.setAttribute("data-layout-ms", String(ms));
     window.tracerReport && (window.tracerReport.layoutMs = ms);
@@ -265,7 +272,7 @@
     return !e.poison && e.source !== e.target && ["swap", "inferred", "co-spend"].indexOf(e.kind) < 0;
   }
   function distances(starts, edges, forward) {
-    var dist = {}, queue = starts.slice(), next = {};
+    var dist = Object.create(null), queue = starts.slice(), next = Object.create(null);
     starts.forEach(function (s) { dist[s] = 0; });
     edges.forEach(function (e) {
       var a = forward ? e.source : e.target;
@@ -464,6 +471,9 @@
     showNode(id);
   });
   cy.on("tap", "edge", function (evt) { showEdge(evt.target); });
+  cy.on("tap", function (evt) {  // a click on the background clears the highlighted path
+    if (evt.target === cy) { cy.elements().removeClass("path faded"); details.setAttribute("data-path", ""); }
+  });
   [hopSel, assetSel, minInput, poisonBox, fromInput, toInput].forEach(function (el) {
     el.addEventListener("change", apply); el.addEventListener("input", apply);
   });

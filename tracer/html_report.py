@@ -176,6 +176,9 @@ def chart_summary(g: dict) -> str:
         parts.append(f'<span class="warn">Cut: {total - drawn:,} addresses are not drawn (<code>--max-nodes '
                      f'{g["max_nodes"]:,}</code>): the seeds and the addresses the most traced value reached are '
                      'kept; <code>tracer export</code> has them all.</span>')
+    if drawn > 5_000:
+        parts.append(f'<span class="warn">More than 5,000 addresses drawn: the layout takes seconds and the chart '
+                     'is slow to move; a smaller <code>--max-nodes</code> keeps it readable.</span>')
     if g["folds"]:
         members = sum(len(f["members"]) for f in g["folds"])
         groups = len(g["folds"])
