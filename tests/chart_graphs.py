@@ -20,20 +20,24 @@ def add_node(graph: nx.MultiDiGraph, node: str, hop: int, category: str = "eoa",
 
 
 def add_transfer(graph: nx.MultiDiGraph, src: str, dst: str, wei: int, taint_wei: int | None = None,
-                 day: int = 0, asset: str = "ETH") -> None:
+                 day: int = 0, asset: str = "ETH", token: str = "ETH", decimals: int = 18, kind: str = "native",
+                 tx_hash: str | None = None) -> None:
+    """A transfer as build_graph adds it; taint_wei is the traced value it carried (its class's units)."""
     key = f"0x{graph.number_of_edges():064x}"
-    graph.add_edge(src, dst, key=key, tx_hash=key, log_index=-1, block=21_895_000 + graph.number_of_edges(),
-                   timestamp=DAY0 + day * 86_400, kind="native", asset=asset, token="ETH", amount=str(wei),
-                   value=wei / ETHER, flags="", taint_wei=str(wei if taint_wei is None else taint_wei))
+    graph.add_edge(src, dst, key=key, tx_hash=tx_hash or key, log_index=-1,
+                   block=21_895_000 + graph.number_of_edges(), timestamp=DAY0 + day * 86_400, kind=kind,
+                   asset=asset, token=token, amount=str(wei), value=wei / 10**decimals, flags="",
+                   taint_wei=str(wei if taint_wei is None else taint_wei))
 
 
-def report_from_graph(graph: nx.MultiDiGraph, out: Path, max_nodes: int = 5_000) -> Path:
+def report_from_graph(graph: nx.MultiDiGraph, out: Path, max_nodes: int = 5_000,
+                      decimals: dict[str, int] | None = None) -> Path:
     """The HTML report of a graph alone: no store, so no exits table, news, seeds or runs."""
     from tracer.case_report import graph_elements
     from tracer.html_report import write_html
 
     report = {"generated_at": "2026-12-02 00:00:00 UTC", "store": "synthetic", "taint_model": "haircut",
-              "graph": graph_elements(graph, max_nodes, {"ETH": 18}), "exits": [], "seeds": [],
+              "graph": graph_elements(graph, max_nodes, {"ETH": 18, **(decimals or {})}), "exits": [], "seeds": [],
               "news": {"run_id": None}, "runs": [], "parameters": {}, "last_run": None}
     return write_html(report, out)
 

@@ -109,6 +109,11 @@ def test_the_exploiters_40_way_fan_out_folds_into_one_node_and_opens_back(case, 
         positions = page.evaluate("window.tracerReport.cy.nodes().filter(n => !n.hasClass('hidden'))"
                                   ".map(n => [n.position().x, n.position().y])")
         assert len({tuple(p) for p in positions}) == len(positions)  # laid out again: no two on one spot
+        boxes = page.evaluate("window.tracerReport.cy.nodes().filter(n => !n.hasClass('hidden')).map(n => "
+                              "[n.position().x, n.position().y, n.width(), n.height()])")
+        overlapping = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+                       if abs(a[0] - b[0]) * 2 < a[2] + b[2] and abs(a[1] - b[1]) * 2 < a[3] + b[3]]
+        assert not overlapping, overlapping[:3]  # each opened node has its own room, not a pile
 
         page.uncheck("#f-fold")
         page.check("#f-fold")  # fold them all again
@@ -121,7 +126,8 @@ def test_the_exploiters_40_way_fan_out_folds_into_one_node_and_opens_back(case, 
 
 def _widest(g: dict, target: str) -> set[str]:
     """The edges on the widest paths from the seeds to `target`, by networkx: the largest bottleneck of
-    traced value (Bitcoin's side and crossings do not limit it), then the shortest paths of that width."""
+    traced value (a crossing's is its deposit's; Bitcoin's side does not limit it, having no ETH figure),
+    then the shortest paths of that width."""
     huge = 10**90
     lanes = {n["id"]: n["lane"] for n in g["nodes"]}
     seeds = [n["id"] for n in g["nodes"] if n["category"] == "seed"]
@@ -129,7 +135,7 @@ def _widest(g: dict, target: str) -> set[str]:
               and e["kind"] not in ("swap", "inferred", "co-spend")]
 
     def weight(e):
-        return huge if e["crossing"] or lanes[e["source"]] == "btc" else int(e["taint"])
+        return huge if lanes[e["source"]] == "btc" else int(e["taint"])
 
     for width in sorted({weight(e) for e in usable}, reverse=True):
         wide = nx.DiGraph()
@@ -178,6 +184,9 @@ def test_the_date_filter_and_the_search(case, browser):
     page, seen = _open(browser, case["html"])
     try:
         everything = int(page.get_attribute("#visible-count", "data-visible"))
+        where = "Object.fromEntries(window.tracerReport.cy.nodes().filter(n => !n.hasClass('hidden'))" \
+                ".map(n => [n.id(), [Math.round(n.position().x), Math.round(n.position().y)]]))"
+        first_picture = page.evaluate(where)
         page.check("#f-poison")  # the spam came on later days: the filter must cut some of it
         with_spam = int(page.get_attribute("#visible-count", "data-visible"))
         page.fill("#f-to", first)
@@ -188,6 +197,7 @@ def test_the_date_filter_and_the_search(case, browser):
         page.fill("#f-to", last)
         page.uncheck("#f-poison")
         assert int(page.get_attribute("#visible-count", "data-visible")) == everything
+        assert page.evaluate(where) == first_picture  # the spam hidden again: the same picture as before
 
         member = _fan_out(g)["members"][7]
         page.fill("#f-search", member[2:12])  # part of an address folded inside the group
@@ -310,3 +320,75 @@ def test_a_big_chart_is_laid_out_whole_and_says_what_it_cut(browser, tmp_path):
         assert not seen["errors"], seen
     finally:
         page.close()
+
+
+def test_the_chart_weighs_only_comparable_value_and_sums_what_is_in_the_date_range(browser, tmp_path):
+    """10,000,000 USDT is not 10,000,000 of anything the ETH figures measure: it neither widens an edge nor
+    makes a path widest. A bridge crossing carries what its deposit carried (not 'unlimited'). An edge's
+    label sums only the days in the date filter's range."""
+    from chart_graphs import ETHER, add_node, add_transfer, report_from_graph
+
+    usdt = "0xdac17f958d2ee523a2206206994597c13d831ec7"
+    g = nx.MultiDiGraph()
+    add_node(g, "S", 0, "seed", 100 * ETHER, "seed")
+    for name in ("A", "B", "C"):
+        add_node(g, name, 1, taint_wei=10 * ETHER)
+    add_node(g, "X", 2, "exchange", 2 * ETHER, "the exit")
+    add_node(g, "V", 2, "bridge", ETHER, "a vault")
+    add_node(g, "btc:bc1qdest", -1, "destination", 0, "BTC via thorchain")
+    add_transfer(g, "S", "A", 10_000_000 * 10**6, asset="USDT", token=usdt, decimals=6)
+    add_transfer(g, "A", "X", 10_000_000 * 10**6, asset="USDT", token=usdt, decimals=6)
+    add_transfer(g, "S", "B", ETHER)
+    add_transfer(g, "B", "X", ETHER)
+    for day in (0, 1, 2):
+        add_transfer(g, "S", "C", 3 * ETHER, day=day)
+    add_transfer(g, "C", "V", 2 * ETHER, tx_hash="0x" + "ab" * 32)  # the deposit
+    add_transfer(g, "C", "btc:bc1qdest", 2 * ETHER, taint_wei=0, kind="bridge", tx_hash="0x" + "ab" * 32)
+    path = report_from_graph(g, tmp_path / "units.html", decimals={usdt: 6})
+    data = _data(path)
+    by_pair = {(e["source"], e["target"], e["asset"]): e for e in data["edges"]}
+    assert by_pair["S", "A", "USDT"]["taint"] == "0" and by_pair["C", "btc:bc1qdest", "ETH"]["taint"] == str(2 * ETHER)
+    page, seen = _open(browser, path)
+    try:
+        found = page.evaluate("(() => { const w = window.tracerReport.widestPath('X'); "
+                              "return [w.edges, w.width.toString()]; })()")
+        assert set(found[0]) == {by_pair["S", "B", "ETH"]["id"], by_pair["B", "X", "ETH"]["id"]}
+        assert found[1] == str(ETHER)
+        assert page.evaluate("window.tracerReport.widestPath('btc:bc1qdest').width.toString()") == str(2 * ETHER)
+        widths = page.evaluate("Object.fromEntries(window.tracerReport.cy.edges().map(e => [e.id(), e.data('width')]))")
+        assert widths[by_pair["S", "A", "USDT"]["id"]] == 1  # hairline: no comparable figure
+        assert widths[by_pair["S", "B", "ETH"]["id"]] > 1
+        label = f"window.tracerReport.cy.getElementById('{by_pair['S', 'C', 'ETH']['id']}').data('display')"
+        assert page.evaluate(label) == "9 ETH · 3 tx\n2025-02-21 → 02-23"
+        page.fill("#f-to", "2025-02-22")
+        assert page.evaluate(label) == "6 ETH · 2 tx\n2025-02-21 → 02-22"
+        page.fill("#f-from", "2025-02-22")
+        assert page.evaluate(label) == "3 ETH\n2025-02-22"
+        assert not seen["errors"], seen
+    finally:
+        page.close()
+
+
+def test_the_fold_rule_keeps_exits_and_the_odd_one_out_drawn():
+    from tracer.case_report import fan_folds
+
+    def node(i, category="eoa"):
+        return {"id": f"n{i}", "category": category, "hop": 1, "lane": "eth", "label": ""}
+
+    def edge(i, units, token="ETH"):
+        return {"source": "s", "target": f"n{i}", "kind": "native", "poison": False, "asset": token, "token": token,
+                "units": str(units)}
+
+    seed = {"id": "s", "category": "seed", "hop": 0, "lane": "eth", "label": ""}
+    # 9 alike recipients and one that took a thousand times more: the nine fold, the big one stays drawn
+    nodes = [seed] + [node(i) for i in range(10)]
+    edges = [edge(i, 10**18) for i in range(9)] + [edge(9, 1000 * 10**18)]
+    fold, = fan_folds(nodes, edges)
+    assert fold["members"] == [f"n{i}" for i in range(9)] and fold["end"] == "s"
+    # 7 dust recipients and the main wallet: nothing alike enough to fold
+    assert fan_folds(nodes[:9], edges[:7] + [edge(7, 1000 * 10**18)]) == []
+    # ten exchange deposits are ten exits, never one box
+    assert fan_folds([seed] + [node(i, "exchange") for i in range(10)], [edge(i, 10**18) for i in range(10)]) == []
+    # unlabelled addresses fold together whether their code was checked (eoa) or not (unknown)
+    mixed = [seed] + [node(i, "eoa" if i % 2 else "unknown") for i in range(10)]
+    assert len(fan_folds(mixed, [edge(i, 10**18) for i in range(10)])[0]["members"]) == 10

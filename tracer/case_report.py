@@ -20,6 +20,7 @@ from .models import POISON_FLAGS, format_amount
 from .news import whats_new
 from .seeds import seed_index
 from .store import Store, _flags_set
+from .tokens import lookup
 
 CATEGORY_COLOURS = {
     "seed": "#d62728", "theft": "#8c1c13", "eoa": "#4e79a7", "unknown": "#7f8c9a", "wallet-contract": "#1f77b4",
@@ -48,6 +49,7 @@ CATEGORY_SHAPES = {
     "token": "rectangle", "wallet-contract": "round-rectangle", "poison": "ellipse",
 }
 EXIT_CATEGORIES = frozenset({"exchange", "service", "bridge", "mixer", "dex", "destination"})
+FOLDABLE = frozenset({"eoa", "unknown", "wallet-contract"})  # plain addresses: whether code was checked differs
 
 
 def address_link(node: str) -> str:
@@ -93,6 +95,14 @@ def short_address(node: str) -> str:
     return f"{chain}:{short}" if chain else short
 
 
+def _eth_class(token: str) -> bool:
+    """ETH or an ETH-pegged token: the traced value the chart weighs edges by (taint.asset_class)."""
+    if token == "ETH":
+        return True
+    known = lookup(token)
+    return bool(known and known.eth_equivalent)
+
+
 def _day(timestamp: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(timestamp))
 
@@ -116,32 +126,41 @@ def _chosen_nodes(graph: nx.MultiDiGraph, max_nodes: int) -> set[str]:
 
 
 def fan_folds(nodes: list[dict], edges: list[dict]) -> list[dict]:
-    """Fan-outs and fan-ins drawn as one group node: FOLD_MIN or more drawn edges of one kind and asset
-    from one node to nodes of one hop, category and chain (or from such nodes into one). The 40 × 10,000
-    ETH the Bybit exploiter sent out in its first hour is one group, not a fan of 40 dots.
+    """Fan-outs and fan-ins drawn as one group node: FOLD_MIN or more alike edges (one kind, one asset,
+    amounts within a factor of two of the fan's median) from one node to plain addresses (not services,
+    not contracts) of one hop and chain, or from such addresses into one. The 40 × 10,000 ETH the Bybit
+    exploiter sent out in its first hour is one group, not a fan of 40 dots.
 
-    A node is folded into one group at most (the biggest fan-out it belongs to, then the biggest fan-in);
-    seeds and poisoning are never folded. Deterministic, so two nights' charts fold alike."""
+    What an investigator acts on stays drawn on its own: seeds, exits (exchanges, bridges, mixers, DEXes,
+    services, destinations), contracts, poisoning; and an address that took far more (or less) than its
+    siblings, e.g. the one wallet the trail goes on from among dust. A node is folded into one group at
+    most (the biggest fan-out it belongs to, then the biggest fan-in). Deterministic, so two nights'
+    charts fold alike."""
     by_id = {n["id"]: n for n in nodes}
-    fans: dict[tuple, set[str]] = defaultdict(set)
+    fans: dict[tuple, dict[str, int]] = defaultdict(dict)
     for e in edges:
-        if e["poison"] or e["kind"] in ("swap", "inferred", "co-spend") or e["source"] == e["target"]:
+        if e["poison"] or e["kind"] in ("swap", "inferred", "co-spend", "bridge") or e["source"] == e["target"]:
             continue
         for end, member, side in ((e["source"], e["target"], "out"), (e["target"], e["source"], "in")):
             m = by_id[member]
-            if m["category"] not in ("seed", "poison"):
-                fans[(side, end, e["asset"], e["kind"], m["hop"], m["category"], m["lane"])].add(member)
+            if m["category"] in FOLDABLE:
+                key = (side, end, e["token"], e["kind"], m["hop"], m["lane"])
+                fans[key][member] = fans[key].get(member, 0) + int(e["units"])
     folded: set[str] = set()
     folds = []
-    for key, members in sorted(fans.items(), key=lambda kv: (kv[0][0] != "out", -len(kv[1]), kv[0])):
-        free = sorted(members - folded - {key[1]})
+    for key, amounts in sorted(fans.items(), key=lambda kv: (kv[0][0] != "out", -len(kv[1]), kv[0])):
+        free = {m: units for m, units in amounts.items() if m not in folded and m != key[1]}
         if len(free) < FOLD_MIN:
             continue
-        side, end, asset, kind, hop, category, lane = key
-        folded.update(free)
+        median = sorted(free.values())[len(free) // 2]
+        alike = sorted(m for m, units in free.items() if median <= 2 * units and units <= 2 * median)
+        if len(alike) < FOLD_MIN:
+            continue
+        side, end, token, kind, hop, lane = key
+        folded.update(alike)
+        asset = next(e["asset"] for e in edges if e["token"] == token)
         folds.append({"id": f"fold{len(folds)}", "side": side, "end": end, "asset": asset, "kind": kind, "hop": hop,
-                      "category": category, "lane": lane, "members": free,
-                      "colour": CATEGORY_COLOURS.get(category, "#7f8c9a")})
+                      "category": "address", "lane": lane, "members": alike, "colour": CATEGORY_COLOURS["eoa"]})
     return folds
 
 
@@ -152,6 +171,7 @@ def graph_elements(graph: nx.MultiDiGraph, max_nodes: int, decimals: dict[str, i
     chosen = _chosen_nodes(graph, max_nodes)
     totals: dict[str, dict[tuple[str, int], list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     grouped: dict[tuple, dict] = {}
+    deposit_taint: dict[tuple[str, str], int] = defaultdict(int)  # (sender, tx) -> ETH-class traced value sent
     for u, v, key, d in graph.edges(keys=True, data=True):
         poison = bool(_flags_set(d["flags"]) & POISON_FLAGS)
         if not poison and d["kind"] not in ("swap", "inferred"):
@@ -160,20 +180,29 @@ def graph_elements(graph: nx.MultiDiGraph, max_nodes: int, decimals: dict[str, i
                 totals[u][(d["asset"], dec)][1] += int(d["amount"])
             if v in chosen:
                 totals[v][(d["asset"], dec)][0] += int(d["amount"])
+        if u in chosen and d["kind"] != "bridge" and d.get("taint_wei", "0") != "0" and _eth_class(d["token"]):
+            deposit_taint[(u, d["tx_hash"])] += int(d["taint_wei"])  # what a bridge deposit in this tx carried
         if u not in chosen or v not in chosen:
             continue
-        group = grouped.setdefault((u, v, d["asset"], d["kind"], poison), {
-            "source": u, "target": v, "asset": d["asset"], "kind": d["kind"], "poison": poison,
+        # (keyed by token, not symbol: two tokens may share a symbol and not their decimals)
+        group = grouped.setdefault((u, v, d["token"], d["kind"], poison), {
+            "source": u, "target": v, "asset": d["asset"], "token": d["token"], "kind": d["kind"], "poison": poison,
             "amount": 0, "decimals": decimals.get(d["token"], 18), "value": 0.0, "count": 0, "txs": [], "flags": set(),
-            "received": 0, "taint": 0, "days": set(),
+            "received": 0, "taint": 0, "by_day": defaultdict(lambda: [0, 0, 0.0]), "deposits": [],
         })
-        if d["kind"] == "bridge" and d.get("received_asset") == "BTC":
-            group["received"] += int(d.get("received_amount") or 0)  # a crossing into Bitcoin, verified
+        if d["kind"] == "bridge":
+            group["deposits"].append(d["tx_hash"])  # carries its deposit's traced value (below)
+            if d.get("received_asset") == "BTC":
+                group["received"] += int(d.get("received_amount") or 0)  # a crossing into Bitcoin, verified
+        elif _eth_class(d["token"]):  # traced value compared across the chart: ETH and ETH-pegged tokens only
+            group["taint"] += int(d.get("taint_wei") or 0)
         group["amount"] += int(d["amount"])
         group["value"] += float(d["value"])
-        group["taint"] += int(d.get("taint_wei") or 0)
         group["count"] += 1
-        group["days"].add(_day(int(d["timestamp"])))
+        day = group["by_day"][_day(int(d["timestamp"]))]
+        day[0] += int(d["amount"])
+        day[1] += 1
+        day[2] += float(d["value"])
         group["flags"].update(_flags_set(d["flags"]))
         if len(group["txs"]) < TX_PER_EDGE:
             chain = "btc" if d["kind"] in ("utxo", "co-spend") else "eth"
@@ -209,10 +238,15 @@ def graph_elements(graph: nx.MultiDiGraph, max_nodes: int, decimals: dict[str, i
                                          for i, a in enumerate(clean_assets)}}
     edges = []
     for i, g in enumerate(grouped.values()):
+        g["taint"] += sum(deposit_taint.get((g["source"], tx), 0) for tx in dict.fromkeys(g["deposits"]))
+        days = sorted(g["by_day"])
         edges.append({
-            "id": f"e{i}", "source": g["source"], "target": g["target"], "asset": g["asset"], "kind": g["kind"],
-            "poison": g["poison"], "amount": format_amount(g["amount"], g["decimals"]), "units": str(g["amount"]),
-            "decimals": g["decimals"], "value": g["value"], "taint": str(g["taint"]), "days": sorted(g["days"]),
+            "id": f"e{i}", "source": g["source"], "target": g["target"], "asset": g["asset"], "token": g["token"],
+            "kind": g["kind"], "poison": g["poison"], "amount": format_amount(g["amount"], g["decimals"]),
+            "units": str(g["amount"]), "decimals": g["decimals"], "value": g["value"], "taint": str(g["taint"]),
+            # what moved on each day (UTC), for the date filter's sums: units, transfers, whole tokens
+            "days": days, "day_units": [str(g["by_day"][day][0]) for day in days],
+            "day_counts": [g["by_day"][day][1] for day in days], "day_values": [g["by_day"][day][2] for day in days],
             "count": g["count"], "txs": g["txs"], "flags": ",".join(sorted(g["flags"])),
             "crossing": g["kind"] == "bridge" and g["target"].startswith("btc:"),
             "received": f"{format_amount(g['received'], 8)} BTC" if g["received"] else "",

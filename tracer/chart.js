@@ -3,14 +3,14 @@
   var data = JSON.parse(document.getElementById("tracer-data").textContent);
   var g = data.graph;
   cytoscape.use(cytoscapeDagre);
-  var byId = {}, edgeById = {}, foldById = {}, foldOf = {}, folded = {}, laidOut = {};
+  var byId = {}, edgeById = {}, foldById = {}, foldOf = {}, folded = {};
   g.nodes.forEach(function (n) { byId[n.id] = n; });
   g.edges.forEach(function (e) { edgeById[e.id] = e; });
   g.folds.forEach(function (f) {
     foldById[f.id] = f; folded[f.id] = true;
     f.members.forEach(function (m) { foldOf[m] = f.id; });
   });
-  var HUGE = 10n ** 90n;  // "not a bottleneck": Bitcoin's side and the crossing itself (no ETH figure on them)
+  var HUGE = 10n ** 90n;  // "not a bottleneck": Bitcoin's side (no ETH figure on its edges)
 
   // Amounts travel as exact base units (text); sums are BigInt; only the chart's labels are shortened
   function groupDigits(s) { return s.replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
@@ -28,9 +28,23 @@
   }
   function ethOf(units) { return Number(BigInt(units) / 10n ** 12n) / 1e6; }
   function widthOf(taint) { return Math.min(12, 1 + 1.6 * Math.log10(1 + ethOf(taint))); }
-  function edgeLabel(e) {
-    return shortAmount(e.units, e.decimals) + " " + e.asset + (e.received ? " → " + e.received : "") +
-      (e.count > 1 ? " · " + e.count + " tx" : "") + "\n" + dayRange(e.days);
+  function edgeLabel(e, sum) {
+    sum = sum || {units: e.units, count: e.count, days: e.days};
+    return shortAmount(sum.units, e.decimals) + " " + e.asset + (e.received ? " → " + e.received : "") +
+      (sum.count > 1 ? " · " + sum.count + " tx" : "") + "\n" + dayRange(sum.days);
+  }
+  // What an edge moved on the days in the date filter's range (all of it when the range is the whole case)
+  function inRange(e, f) {
+    if ((!f.from || f.from <= e.days[0]) && (!f.to || f.to >= e.days[e.days.length - 1])) {
+      return {units: e.units, count: e.count, value: e.value, days: e.days};
+    }
+    var units = 0n, count = 0, value = 0, days = [];
+    e.days.forEach(function (d, i) {
+      if ((!f.from || d >= f.from) && (!f.to || d <= f.to)) {
+        units += BigInt(e.day_units[i]); count += e.day_counts[i]; value += e.day_values[i]; days.push(d);
+      }
+    });
+    return {units: units.toString(), count: count, value: value, days: days};
   }
   function nodeLabel(name, units, unit) {
     return name + (BigInt(units) > 0n ? "\n" + shortAmount(units, unit === "BTC" ? 8 : 18) + " " + unit : "");
@@ -45,7 +59,8 @@
   g.folds.forEach(function (f) {
     var sum = 0n;
     f.members.forEach(function (m) { sum += BigInt(byId[m].taint_units); });
-    f.display = nodeLabel(f.members.length + " × " + f.category + " (hop " + f.hop + ")", sum.toString(),
+    f.display = nodeLabel(f.members.length + " × " + f.category + (f.hop >= 0 ? " (hop " + f.hop + ")" : " (not traced)"),
+                          sum.toString(),
                           f.lane === "btc" ? "BTC" : "ETH");
     elements.push({group: "nodes", classes: "group", data: {id: f.id, display: f.display, colour: f.colour,
       shape: "round-rectangle", size: 46, category: f.category, hop: f.hop, lane: f.lane, group: true}});
@@ -56,7 +71,7 @@
       width: e.crossing ? 5 : widthOf(e.taint)}});
   });
   var cy = cytoscape({
-    container: document.getElementById("cy"), elements: elements, layout: {name: "preset"},
+    container: document.getElementById("cy"), elements: elements, layout: {name: "null"},  // dagre lays it out (apply)
     minZoom: 0.02, maxZoom: 4,
     style: [
       {selector: "node", style: {"background-color": "data(colour)", width: "data(size)", height: "data(size)",
@@ -71,10 +86,10 @@
         label: "data(display)", "font-size": 8, "text-wrap": "wrap", "text-rotation": "autorotate",
         "min-zoomed-font-size": 7, color: "#333", "text-background-color": "#ffffff",
         "text-background-opacity": 0.8, "text-background-padding": 1}},
+      {selector: "edge.meta", style: {opacity: 0.9}},
       {selector: "edge[?poison]", style: {"line-style": "dashed", opacity: 0.5}},
       {selector: "edge[?crossing]", style: {"line-color": "#9467bd", "target-arrow-color": "#9467bd",
         "line-style": "dotted", "font-size": 10, opacity: 1}},
-      {selector: "edge.meta", style: {"line-style": "solid", opacity: 0.9}},
       {selector: ".faded", style: {opacity: 0.15}},
       {selector: "edge.path", style: {"line-color": "#e8112d", "target-arrow-color": "#e8112d", opacity: 1,
         "z-index": 10}},
@@ -94,14 +109,14 @@
   // Drawn: without the class "hidden" (what is drawn is decided here; cytoscape's :visible can lag a batch)
   function drawn(eles) { return eles.filter(function (el) { return !el.hasClass("hidden"); }); }
 
-  var laidOutFolds = null;
+  var positionsFor = {}, laidOutKey = null;
   function foldState() { return g.folds.map(function (f) { return folded[f.id] ? "1" : "0"; }).join(""); }
 
   function visibleEnd(id) { var f = foldOf[id]; return f && folded[f] ? f : id; }
 
   // An edge with a folded end is drawn as part of one edge per (group, other end, asset, kind): the
   // exact sum of its parts, "40 × 10,000 ETH" when they are alike
-  function rebuildMeta() {
+  function rebuildMeta(sums) {
     cy.remove(cy.edges(".meta"));
     var metas = {}, order = [];
     g.edges.forEach(function (e) {
@@ -111,17 +126,21 @@
       var m = metas[key];
       if (!m) {
         m = metas[key] = {source: s, target: t, asset: e.asset, kind: e.kind, poison: e.poison, crossing: e.crossing,
-          colour: e.colour, decimals: e.decimals, parts: [], units: 0n, taint: 0n, count: 0, days: {}, alike: e.units};
+          colour: e.colour, decimals: e.decimals, parts: [], units: 0n, taint: 0n, count: 0, days: {},
+          alike: sums[e.id].units};
         order.push(key);
       }
-      m.parts.push(e.id); m.units += BigInt(e.units); m.taint += BigInt(e.taint); m.count += e.count;
-      e.days.forEach(function (d) { m.days[d] = true; });
-      if (m.alike !== e.units) { m.alike = null; }
+      var sum = sums[e.id];
+      m.parts.push(e.id); m.taint += BigInt(e.taint);
+      if (!sum.count) { return; }  // nothing in the date range: not part of the drawn sum
+      m.units += BigInt(sum.units); m.count += sum.count; m.shown = (m.shown || 0) + 1;
+      sum.days.forEach(function (d) { m.days[d] = true; });
+      if (m.alike !== sum.units) { m.alike = null; }
     });
     cy.add(order.map(function (key, i) {
       var m = metas[key], days = Object.keys(m.days).sort();
-      var amount = m.alike !== null && m.parts.length > 1
-        ? m.parts.length + " × " + shortAmount(m.alike, m.decimals) + " " + m.asset
+      var amount = m.alike !== null && m.shown > 1
+        ? m.shown + " × " + shortAmount(m.alike, m.decimals) + " " + m.asset
         : shortAmount(m.units.toString(), m.decimals) + " " + m.asset + (m.count > 1 ? " · " + m.count + " tx" : "");
       return {group: "edges", classes: "meta", data: {id: "m" + i, source: m.source, target: m.target,
         colour: m.colour, display: amount + "\n" + dayRange(days), asset: m.asset, poison: m.poison,
@@ -140,9 +159,11 @@
     g.nodes.forEach(function (n) {
       nodeOk[n.id] = !((n.category === "poison" && !f.poison) || (n.hop >= 0 && n.hop > f.maxHop));
     });
+    var sums = {};
     g.edges.forEach(function (e) {
-      var inRange = e.days.some(function (d) { return (!f.from || d >= f.from) && (!f.to || d <= f.to); });
-      pass[e.id] = (!e.poison || f.poison) && (!f.asset || e.asset === f.asset) && e.value >= f.minValue && inRange;
+      var sum = sums[e.id] = inRange(e, f);
+      pass[e.id] = (!e.poison || f.poison) && (!f.asset || e.asset === f.asset) && sum.count > 0 &&
+        sum.value >= f.minValue;
       if (pass[e.id]) { withEdge[e.source] = withEdge[e.target] = true; }
     });
     g.nodes.forEach(function (n) { shown[n.id] = nodeOk[n.id] && (n.category === "seed" || !!withEdge[n.id]); });
@@ -156,7 +177,7 @@
       if (n.hop < 0 && !sent[n.id]) { shown[n.id] = false; }
       count += shown[n.id] ? 1 : 0;
     });
-    rebuildMeta();
+    rebuildMeta(sums);
     cy.batch(function () {
       cy.nodes().forEach(function (n) {
         var d = n.data(), draw;
@@ -170,29 +191,47 @@
       cy.edges().forEach(function (e) {
         var d = e.data(), ok = d.parts ? d.parts.some(function (p) { return pass[p]; }) : pass[d.id];
         e.toggleClass("hidden", !ok || e.source().hasClass("hidden") || e.target().hasClass("hidden"));
+        if (!d.parts && ok) {  // its sum, count and dates: of the days in range
+          var label = edgeLabel(edgeById[d.id], sums[d.id]);
+          if (label !== d.display) { e.data("display", label); }
+        }
       });
     });
-    var groups = g.folds.filter(function (x) { return folded[x.id]; }).length;
-    counter.textContent = count + " of " + g.nodes.length + " addresses shown" +
-      (groups ? " (" + groups + (groups === 1 ? " group" : " groups") + " folded: click one to open it)" : "");
+    var open = g.folds.filter(function (x) { return folded[x.id]; });
+    var inside = 0;
+    open.forEach(function (x) { x.members.forEach(function (m) { inside += shown[m] ? 1 : 0; }); });
+    counter.textContent = count + " of " + g.nodes.length + " addresses shown" + (open.length ? " (" + inside +
+      " of them in " + open.length + (open.length === 1 ? " folded group" : " folded groups") +
+      ": click one to open it)" : "");
     counter.setAttribute("data-visible", String(count));
-    // laid out again when a group opens or closes, or when a node never laid out is drawn (the spam, shown)
-    if (foldState() !== laidOutFolds || drawn(cy.nodes()).some(function (n) { return !laidOut[n.id()]; })) {
-      layout();
+    // One layout per set of groups opened and spam shown or not, kept: going back gives the same picture.
+    // The other filters only hide; the view is framed again on what is left.
+    var key = foldState() + (f.poison ? "+spam" : ""), visible = drawn(cy.nodes()), kept = positionsFor[key];
+    if (kept && visible.every(function (n) { return n.id() in kept; })) {
+      if (key !== laidOutKey) {
+        cy.batch(function () { visible.forEach(function (n) { n.position(kept[n.id()]); }); });
+        laidOutKey = key;
+      }
+    } else {
+      layout(key);
     }
+    fitTo(drawn(cy.nodes()), 30);
   }
 
   // Layered, left to right (dagre), each chain in its own lane: Bitcoin's below Ethereum's, starting
   // where the crossings leave it. Elements are given in a fixed order, so the same case draws the same.
-  function layout() {
+  function layout(key) {
     var t0 = performance.now(), above = null, visible = drawn(cy.nodes());
+    if (laidOutKey !== null) {  // nodes un-hidden since the first layout: cytoscape's size cache is stale till read
+      visible.forEach(function (n) { n.width(); });
+    }
     ["eth", "btc"].forEach(function (lane) {
       var nodes = visible.filter(function (n) { return n.data("lane") === lane; });
       if (!nodes.length) { return; }
       var big = nodes.length > BIG_LAYOUT;
       nodes.union(big ? spine(nodes) : drawn(nodes.edgesWith(nodes))).layout({name: "dagre", rankDir: "LR",
-        ranker: big ? "tight-tree" : "network-simplex", nodeSep: 28, rankSep: 170, edgeSep: 8, fit: false,
-        animate: false}).run();
+        ranker: big ? "tight-tree" : "network-simplex", nodeSep: big ? 28 : 14, rankSep: 170, edgeSep: 8,
+        nodeDimensionsIncludeLabels: !big, fit: false, animate: false}).run();
       if (above) {
         var here = box(nodes), crossers = drawn(cy.edges("[?crossing]")).sources();
         var x = crossers.length ? box(crossers).x2 + 170 : above.x1;
@@ -200,8 +239,9 @@
       }
       above = box(nodes);
     });
-    visible.forEach(function (n) { laidOut[n.id()] = true; });
-    laidOutFolds = foldState();
+    var kept = {};
+    visible.forEach(function (n) { kept[n.id()] = {x: n.position("x"), y: n.position("y")}; });
+    if (key) { positionsFor[key] = kept; laidOutKey = key; }
     var ms = Math.round(performance.now() - t0);
     cyBox.setAttribute("data-layout-ms", String(ms));
     window.tracerReport && (window.tracerReport.layoutMs = ms);
@@ -265,8 +305,8 @@
 
   // The widest path(s) from the seeds to a node: the largest traced value that can reach it through one
   // chain of transfers (the bottleneck), and of the chains that carry it, the shortest ones.
-  function weight(e) {
-    return e.crossing || byId[e.source].lane === "btc" ? HUGE : BigInt(e.taint);
+  function weight(e) {  // a crossing carries what its deposit carried; Bitcoin's side has no ETH figure
+    return byId[e.source].lane === "btc" ? HUGE : BigInt(e.taint);
   }
   function usable(e) {
     return !e.poison && e.source !== e.target && ["swap", "inferred", "co-spend"].indexOf(e.kind) < 0;
@@ -345,10 +385,12 @@
     n.totals.forEach(function (t) { row(dl, "totals " + t.asset, "in " + t.in + " · out " + t.out); });
     var found = highlight(id);
     if (found.edges.length) {
+      var hiddenParts = found.edges.filter(function (id) { return cy.getElementById(id).hasClass("hidden"); }).length;
       row(dl, "widest path from the seeds (red)", found.edges.length + " edges; the least traced value on it: " +
-        (found.width === HUGE ? "not measured (Bitcoin side)" : shortAmount(found.width.toString(), 18) + " ETH"));
+        (found.width === HUGE ? "not measured (Bitcoin side)" : shortAmount(found.width.toString(), 18) + " ETH") +
+        (hiddenParts ? "; " + hiddenParts + " of its edges are hidden by the filters" : ""));
     } else if (found.width === 0n) {
-      row(dl, "widest path from the seeds", "none: no traced value reaches it through drawn edges");
+      row(dl, "widest path from the seeds", "none: no traced ETH (or ETH-pegged token) reaches it from the seeds");
     }
     details.appendChild(dl);
     details.setAttribute("data-node", n.id);
@@ -384,6 +426,7 @@
   function find(query) {
     var q = query.trim().toLowerCase(), matches = [];
     cy.elements().removeClass("faded path");
+    details.setAttribute("data-path", "");
     cy.nodes(":selected").unselect();
     if (q.length >= 3) {
       matches = g.nodes.filter(function (n) {
@@ -395,8 +438,10 @@
       var found = drawn(cy.collection(matches.map(function (m) { return cy.getElementById(m); })));
       found.select();
       if (found.length) { fitTo(found, 80); }
+      var hidden = matches.length - found.length;
     }
-    searchCount.textContent = q.length >= 3 ? matches.length + " found" : "";
+    searchCount.textContent = q.length >= 3 ? matches.length + " found" +
+      (hidden ? " (" + hidden + " hidden by the filters)" : "") : "";
     search.setAttribute("data-matches", String(matches.length));
     return matches;
   }
@@ -430,23 +475,47 @@
     }
     return pts.join(" ");
   }
+  function wrap(text, width) {  // as cytoscape wraps a node's label at text-max-width (about this many letters)
+    var lines = [];
+    text.split("\n").forEach(function (line) {
+      var words = line.split(" "), current = "";
+      words.forEach(function (w) {
+        if (current && (current + " " + w).length > width) { lines.push(current); current = w; }
+        else { current = current ? current + " " + w : w; }
+      });
+      lines.push(current);
+    });
+    return lines.join("\n");
+  }
   function svgText() {
     var ext = cy.extent(), root = svgElement("svg", {xmlns: SVG, width: cy.width(), height: cy.height(),
       viewBox: [ext.x1, ext.y1, ext.w, ext.h].map(function (v) { return v.toFixed(1); }).join(" ")});
     root.appendChild(svgElement("rect", {x: ext.x1, y: ext.y1, width: ext.w, height: ext.h, fill: "#ffffff"}));
-    var defs = svgElement("defs", {}), marker = svgElement("marker", {id: "arrow", viewBox: "0 0 10 10", refX: 10,
-      refY: 5, markerWidth: 5, markerHeight: 5, orient: "auto"});
-    marker.appendChild(svgElement("path", {d: "M0,0 L10,5 L0,10 z", fill: "#555555"}));
-    defs.appendChild(marker); root.appendChild(defs);
+    var defs = svgElement("defs", {}), markers = {};
+    root.appendChild(defs);
+    function arrow(colour) {  // one arrowhead per colour, sized in the drawing's units (not by line width)
+      if (!markers[colour]) {
+        markers[colour] = "arrow" + Object.keys(markers).length;
+        var marker = svgElement("marker", {id: markers[colour], viewBox: "0 0 10 10", refX: 10, refY: 5,
+          markerWidth: 9, markerHeight: 9, markerUnits: "userSpaceOnUse", orient: "auto"});
+        marker.appendChild(svgElement("path", {d: "M0,0 L10,5 L0,10 z", fill: colour}));
+        defs.appendChild(marker);
+      }
+      return "url(#" + markers[colour] + ")";
+    }
     drawn(cy.edges()).forEach(function (e) {
       var s = e.sourceEndpoint(), t = e.targetEndpoint(), cp = e.controlPoints(), m = e.midpoint();
       var d = cp && cp.length === 1 ? "M" + s.x + "," + s.y + " Q" + cp[0].x + "," + cp[0].y + " " + t.x + "," + t.y
         : "M" + s.x + "," + s.y + " L" + t.x + "," + t.y;
-      root.appendChild(svgElement("path", {d: d, fill: "none", stroke: e.style("line-color"),
+      var colour = e.style("line-color");
+      root.appendChild(svgElement("path", {d: d, fill: "none", stroke: colour,
         "stroke-width": e.data("width"), "stroke-opacity": e.hasClass("faded") ? 0.15 : 0.8,
-        "stroke-dasharray": e.data("poison") ? "6,4" : e.data("crossing") ? "2,3" : "none", "marker-end": "url(#arrow)"}));
+        "stroke-dasharray": e.data("poison") ? "6,4" : e.data("crossing") ? "2,3" : "none", "marker-end": arrow(colour)}));
+      var angle = Math.atan2(t.y - s.y, t.x - s.x) * 180 / Math.PI;
+      if (angle > 90) { angle -= 180; } else if (angle < -90) { angle += 180; }  // never upside down
       root.appendChild(svgElement("text", {x: m.x, y: m.y, "font-size": 8, "font-family": "sans-serif",
-        "text-anchor": "middle", fill: "#333333"}, e.data("display")));
+        "text-anchor": "middle", fill: "#333333", transform: "rotate(" + angle.toFixed(1) + " " + m.x + " " + m.y + ")"},
+        e.data("display")));
     });
     drawn(cy.nodes()).forEach(function (n) {
       var p = n.position(), w = n.width(), h = n.height(), shape = n.data("group") ? "rectangle" : n.data("shape");
@@ -460,7 +529,7 @@
             rx: shape === "rectangle" ? 0 : 6}, style));
       root.appendChild(el);
       root.appendChild(svgElement("text", {x: p.x, y: p.y + h / 2 + 12, "font-size": 10, "font-family": "sans-serif",
-        "text-anchor": "middle", fill: "#222222"}, n.data("display")));
+        "text-anchor": "middle", fill: "#222222"}, wrap(n.data("display"), 26)));
     });
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + new XMLSerializer().serializeToString(root);
   }
@@ -472,11 +541,16 @@
   });
   cy.on("tap", "edge", function (evt) { showEdge(evt.target); });
   cy.on("tap", function (evt) {  // a click on the background clears the highlighted path
-    if (evt.target === cy) { cy.elements().removeClass("path faded"); details.setAttribute("data-path", ""); }
+    if (evt.target === cy) {
+      cy.elements().removeClass("path faded");
+      details.textContent = "";
+      var hint = document.createElement("p"); hint.className = "muted"; hint.textContent = "Click a node or an edge.";
+      details.appendChild(hint);
+      details.setAttribute("data-path", ""); details.setAttribute("data-node", "");
+    }
   });
-  [hopSel, assetSel, minInput, poisonBox, fromInput, toInput].forEach(function (el) {
-    el.addEventListener("change", apply); el.addEventListener("input", apply);
-  });
+  [hopSel, assetSel, poisonBox].forEach(function (el) { el.addEventListener("change", apply); });
+  [minInput, fromInput, toInput].forEach(function (el) { el.addEventListener("input", apply); });
   foldBox.addEventListener("change", function () {
     g.folds.forEach(function (f) { folded[f.id] = foldBox.checked; });
     apply();

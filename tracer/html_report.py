@@ -120,17 +120,18 @@ def render_html(report: dict) -> str:
 <span id="search-count" class="muted"></span>
 <label>up to hop <select id="f-hop">{hop_options}</select></label>
 <label>asset <select id="f-asset">{asset_options}</select></label>
-<label>minimum amount <input id="f-min" type="number" min="0" step="any" value="0"></label>
-<label>from <input id="f-from" type="date" value="{g["first_day"]}" min="{g["first_day"]}" max="{g["last_day"]}"></label>
+<label>minimum amount (each edge's own token) <input id="f-min" type="number" min="0" step="any" value="0"></label>
+<label>from (UTC) <input id="f-from" type="date" value="{g["first_day"]}" min="{g["first_day"]}" max="{g["last_day"]}"></label>
 <label>to <input id="f-to" type="date" value="{g["last_day"]}" min="{g["first_day"]}" max="{g["last_day"]}"></label>
 <label><input id="f-fold" type="checkbox" checked> fold fan-outs</label>
 <label><input id="f-poison" type="checkbox"> show address-poisoning spam</label>
 <button id="export-png" type="button">PNG</button><button id="export-svg" type="button">SVG</button>
 <span id="visible-count" class="muted"></span>
 </div>
-<div class="legend"><b>nodes</b>{legend}<span>double border: a folded fan-out (click to open)</span></div>
-<div class="legend"><b>edges</b>{edge_legend}<span>dashed: poisoning</span>{crossing_legend}<span>width: traced value;
-red: the widest path from the seeds to the node clicked</span></div>
+<div class="legend"><b>nodes</b>{legend}<span>shapes: star seed, rounded box exchange or service, diamond bridge,
+octagon mixer, hexagon DEX, tag destination; double border: a folded fan-out (click to open)</span></div>
+<div class="legend"><b>edges</b>{edge_legend}<span>dashed: poisoning</span>{crossing_legend}<span>width: traced value (ETH and
+ETH-pegged tokens; other tokens and Bitcoin drawn thin); red: the widest path from the seeds to the node clicked</span></div>
 <div id="graph-wrap"><div id="cy"></div><div id="details"><p class="muted">Click a node (its details, and the widest
 path the traced value took to it) or an edge (its transactions).</p></div></div>
 </section>
@@ -169,21 +170,23 @@ path the traced value took to it) or an edge (its transactions).</p></div></div>
 def chart_summary(g: dict) -> str:
     """What the chart draws, and what it folds or cuts, and why (HTML)."""
     drawn, total = len(g["nodes"]), g["total_nodes"]
-    parts = [f"Drawn: {drawn:,} of {total:,} addresses, left to right by hop (Bitcoin in its own lane below), "
-             f"with {len(g['edges']):,} edges: the transfers of one asset between two addresses are one edge, "
-             "summed, with their count and dates."]
+    lane = ", Bitcoin in its own lane below" if "btc" in g.get("lanes", []) else ""
+    parts = [f"Drawn: {drawn:,} of {total:,} addresses, left to right by hop{lane}, with {len(g['edges']):,} "
+             "edges: the transfers of one token between two addresses are one edge, summed, with their count and "
+             "dates (UTC)."]
     if drawn < total:
         parts.append(f'<span class="warn">Cut: {total - drawn:,} addresses are not drawn (<code>--max-nodes '
                      f'{g["max_nodes"]:,}</code>): the seeds and the addresses the most traced value reached are '
                      'kept; <code>tracer export</code> has them all.</span>')
     if drawn > 5_000:
-        parts.append(f'<span class="warn">More than 5,000 addresses drawn: the layout takes seconds and the chart '
+        parts.append('<span class="warn">More than 5,000 addresses drawn: the layout takes seconds and the chart '
                      'is slow to move; a smaller <code>--max-nodes</code> keeps it readable.</span>')
     if g["folds"]:
         members = sum(len(f["members"]) for f in g["folds"])
         groups = len(g["folds"])
         parts.append(f"Folded: {groups:,} fan-out or fan-in group{'s' if groups != 1 else ''} ({g['fold_min']} or "
-                     "more alike transfers: one sender or receiver, one asset, one hop) drawn as one node each, "
+                     "more alike transfers: one sender or receiver, one token, amounts within a factor of two, to "
+                     "plain addresses of one hop; exits and services are never folded) drawn as one node each, "
                      f"holding {members:,} addresses; click a group to open it.")
     parts.append("Address-poisoning spam is hidden until asked for.")
     return " ".join(parts)
