@@ -71,6 +71,11 @@ def test_every_drawn_node_and_edge_is_labelled(case, browser):
             count = f" · {e['count']} tx" if e["count"] > 1 else ""
             assert amount_line == f"{_short(int(e['units']), e['decimals'])} {e['asset']}{count}", d
             assert day_line.startswith(e["days"][0])
+        # an edge across more than one hop is routed around the nodes between (dagre's route), e.g. the
+        # exploiter's 15,000 cmETH to address 40/51, which would otherwise cut through the folded group
+        routed = page.evaluate("window.tracerReport.cy.edges('.routed').map(e => [e.data('asset'), "
+                               "e.controlPoints().length])")
+        assert ["cmETH", 2] in [[a, min(n, 2)] for a, n in routed], routed
         assert not seen["errors"] and not [m for m in seen["console"] if m.startswith(("error", "warn"))], seen
     finally:
         page.close()

@@ -87,6 +87,9 @@
         "min-zoomed-font-size": 7, color: "#333", "text-background-color": "#ffffff",
         "text-background-opacity": 0.8, "text-background-padding": 1}},
       {selector: "edge.meta", style: {opacity: 0.9}},
+      {selector: "edge.routed", style: {"curve-style": "unbundled-bezier", "edge-distances": "intersection",
+        "control-point-weights": function (e) { return e.scratch("controlPointWeights"); },
+        "control-point-distances": function (e) { return e.scratch("controlPointDistances"); }}},
       {selector: "edge[?poison]", style: {"line-style": "dashed", opacity: 0.5}},
       {selector: "edge[?crossing]", style: {"line-color": "#9467bd", "target-arrow-color": "#9467bd",
         "line-style": "dotted", "font-size": 10, opacity: 1}},
@@ -109,7 +112,7 @@
   // Drawn: without the class "hidden" (what is drawn is decided here; cytoscape's :visible can lag a batch)
   function drawn(eles) { return eles.filter(function (el) { return !el.hasClass("hidden"); }); }
 
-  var positionsFor = {}, laidOutKey = null;
+  var laidOut = {}, laidOutKey = null;
   function foldState() { return g.folds.map(function (f) { return folded[f.id] ? "1" : "0"; }).join(""); }
 
   function visibleEnd(id) { var f = foldOf[id]; return f && folded[f] ? f : id; }
@@ -204,34 +207,30 @@
       " of them in " + open.length + (open.length === 1 ? " folded group" : " folded groups") +
       ": click one to open it)" : "");
     counter.setAttribute("data-visible", String(count));
-    // One layout per set of groups opened and spam shown or not, kept: going back gives the same picture.
-    // The other filters only hide; the view is framed again on what is left.
-    var key = foldState() + (f.poison ? "+spam" : ""), visible = drawn(cy.nodes()), kept = positionsFor[key];
-    if (kept && visible.every(function (n) { return n.id() in kept; })) {
-      if (key !== laidOutKey) {
-        cy.batch(function () { visible.forEach(function (n) { n.position(kept[n.id()]); }); });
-        laidOutKey = key;
-      }
-    } else {
-      layout(key);
-    }
+    // Laid out again when a group opens or closes or the spam is shown or hidden (the same state gives the
+    // same picture: the layout is deterministic); the other filters only hide, and the view is reframed.
+    var key = foldState() + (f.poison ? "+spam" : "");
+    if (key !== laidOutKey || !drawn(cy.nodes()).every(function (n) { return n.id() in laidOut; })) { layout(key); }
     fitTo(drawn(cy.nodes()), 30);
   }
 
   // Layered, left to right (dagre), each chain in its own lane: Bitcoin's below Ethereum's, starting
   // where the crossings leave it. Elements are given in a fixed order, so the same case draws the same.
   function layout(key) {
-    var t0 = performance.now(), above = null, visible = drawn(cy.nodes());
+    var t0 = performance.now(), above = null, visible = drawn(cy.nodes()), routed = [];
     if (laidOutKey !== null) {  // nodes un-hidden since the first layout: cytoscape's size cache is stale till read
       visible.forEach(function (n) { n.width(); });
     }
     ["eth", "btc"].forEach(function (lane) {
       var nodes = visible.filter(function (n) { return n.data("lane") === lane; });
       if (!nodes.length) { return; }
-      var big = nodes.length > BIG_LAYOUT;
-      nodes.union(big ? spine(nodes) : drawn(nodes.edgesWith(nodes))).layout({name: "dagre", rankDir: "LR",
-        ranker: big ? "tight-tree" : "network-simplex", nodeSep: big ? 28 : 14, rankSep: 170, edgeSep: 8,
-        nodeDimensionsIncludeLabels: !big, fit: false, animate: false}).run();
+      var big = nodes.length > BIG_LAYOUT, edges = big ? spine(nodes) : drawn(nodes.edgesWith(nodes));
+      nodes.union(edges).layout({name: "dagre", rankDir: "LR", ranker: big ? "tight-tree" : "network-simplex",
+        nodeSep: big ? 28 : 14, rankSep: 170, edgeSep: 8, nodeDimensionsIncludeLabels: !big,
+        useDagreEdgeControlPoints: !big, fit: false, animate: false}).run();
+      if (!big) {  // an edge across more than one hop follows dagre's route around the nodes between
+        edges.forEach(function (e) { routed.push(e); });
+      }
       if (above) {
         var here = box(nodes), crossers = drawn(cy.edges("[?crossing]")).sources();
         var x = crossers.length ? box(crossers).x2 + 170 : above.x1;
@@ -239,9 +238,16 @@
       }
       above = box(nodes);
     });
-    var kept = {};
-    visible.forEach(function (n) { kept[n.id()] = {x: n.position("x"), y: n.position("y")}; });
-    if (key) { positionsFor[key] = kept; laidOutKey = key; }
+    cy.batch(function () {
+      cy.edges().removeClass("routed");
+      routed.forEach(function (e) {
+        var w = e.scratch("controlPointWeights");
+        if (w && w.length > 1) { e.addClass("routed"); }
+      });
+    });
+    laidOut = {};
+    visible.forEach(function (n) { laidOut[n.id()] = true; });
+    laidOutKey = key || null;
     var ms = Math.round(performance.now() - t0);
     cyBox.setAttribute("data-layout-ms", String(ms));
     window.tracerReport && (window.tracerReport.layoutMs = ms);
@@ -506,7 +512,7 @@
     drawn(cy.edges()).forEach(function (e) {
       var s = e.sourceEndpoint(), t = e.targetEndpoint(), cp = e.controlPoints(), m = e.midpoint();
       var d = cp && cp.length === 1 ? "M" + s.x + "," + s.y + " Q" + cp[0].x + "," + cp[0].y + " " + t.x + "," + t.y
-        : "M" + s.x + "," + s.y + " L" + t.x + "," + t.y;
+        : "M" + [s].concat(cp || [], [t]).map(function (q) { return q.x + "," + q.y; }).join(" L");  // a routed edge
       var colour = e.style("line-color");
       root.appendChild(svgElement("path", {d: d, fill: "none", stroke: colour,
         "stroke-width": e.data("width"), "stroke-opacity": e.hasClass("faded") ? 0.15 : 0.8,
