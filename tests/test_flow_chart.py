@@ -397,3 +397,48 @@ def test_the_fold_rule_keeps_exits_and_the_odd_one_out_drawn():
     # unlabelled addresses fold together whether their code was checked (eoa) or not (unknown)
     mixed = [seed] + [node(i, "eoa" if i % 2 else "unknown") for i in range(10)]
     assert len(fan_folds(mixed, [edge(i, 10**18) for i in range(10)])[0]["members"]) == 10
+
+
+def test_filters_folds_search_and_clicks_leave_no_stale_state(case, browser):
+    """Sequences an analyst goes through: each state is drawn as if reached directly."""
+    g = _data(case["html"])
+    fold = _fan_out(g)
+    where = "Object.fromEntries(window.tracerReport.cy.nodes().filter(n => !n.hasClass('hidden'))" \
+            ".map(n => [n.id(), [Math.round(n.position().x), Math.round(n.position().y)]]))"
+    lonely = """window.tracerReport.cy.nodes().filter(n => !n.hasClass('hidden') && n.data('category') !== 'seed'
+                && n.connectedEdges().filter(e => !e.hasClass('hidden')).length === 0).map(n => n.id())"""
+    page, seen = _open(browser, case["html"])
+    try:
+        first = page.evaluate(where)
+        metas = page.evaluate("window.tracerReport.cy.edges('.meta').map(e => e.id())")
+        # a filter on while the groups are laid out again does not shape the picture for good
+        page.fill("#f-min", "1")
+        page.uncheck("#f-fold")
+        page.check("#f-fold")
+        page.fill("#f-min", "0")
+        assert page.evaluate(where) == first
+        assert page.evaluate("window.tracerReport.cy.edges('.meta').map(e => e.id())") == metas  # kept, not remade
+        assert page.evaluate(lonely) == []
+        # a path highlighted, then a filter changed: the highlight and its description go
+        target = max((n for n in g["nodes"] if n["exit"]), key=lambda n: int(n["taint_units"]))["id"]
+        page.evaluate(f"window.tracerReport.cy.getElementById('{target}').emit('tap') && null")
+        assert page.evaluate("window.tracerReport.cy.edges('.path').length") > 0
+        page.fill("#f-to", "2025-02-22")
+        assert page.evaluate("window.tracerReport.cy.elements('.path, .faded').length") == 0
+        assert page.get_attribute("#details", "data-path") == "" and "(red)" not in page.inner_text("#details")
+        # the group's transfers are all on 2025-02-21: from the 22nd it is not drawn, and the counter says so
+        page.fill("#f-from", "2025-02-22")
+        assert page.evaluate(f"window.tracerReport.cy.getElementById('{fold['id']}').hasClass('hidden')")
+        assert "folded group" not in page.inner_text("#visible-count")
+        assert page.evaluate(lonely) == []
+        page.fill("#f-from", g["first_day"])
+        page.fill("#f-to", g["last_day"])
+        # a search opens the group its match is in; the next search closes it again
+        page.fill("#f-search", fold["members"][3][2:14])
+        assert not page.evaluate(f"window.tracerReport.cy.getElementById('{fold['members'][3]}').hasClass('hidden')")
+        page.fill("#f-search", "")
+        assert not page.evaluate(f"window.tracerReport.cy.getElementById('{fold['id']}').hasClass('hidden')")
+        assert page.evaluate(where) == first
+        assert not seen["errors"] and not [m for m in seen["console"] if m.startswith(("error", "warn"))], seen
+    finally:
+        page.close()

@@ -112,43 +112,49 @@
   // Drawn: without the class "hidden" (what is drawn is decided here; cytoscape's :visible can lag a batch)
   function drawn(eles) { return eles.filter(function (el) { return !el.hasClass("hidden"); }); }
 
-  var laidOut = {}, laidOutKey = null;
+  var laidOutKey = null, metaKey = null, searchOpened = [], lastShown = {};
   function foldState() { return g.folds.map(function (f) { return folded[f.id] ? "1" : "0"; }).join(""); }
 
   function visibleEnd(id) { var f = foldOf[id]; return f && folded[f] ? f : id; }
 
-  // An edge with a folded end is drawn as part of one edge per (group, other end, asset, kind): the
-  // exact sum of its parts, "40 × 10,000 ETH" when they are alike
-  function rebuildMeta(sums) {
+  // An edge with a folded end is drawn as part of one edge per (group, other end, asset, kind). Made again
+  // only when a group opens or closes (so each keeps its route); filters change its sum and label.
+  function rebuildMeta() {
     cy.remove(cy.edges(".meta"));
     var metas = {}, order = [];
     g.edges.forEach(function (e) {
       var s = visibleEnd(e.source), t = visibleEnd(e.target);
       if ((s === e.source && t === e.target) || s === t) { return; }
-      var key = s + "\u0000" + t + "\u0000" + e.asset + "\u0000" + e.kind + "\u0000" + e.poison;
-      var m = metas[key];
-      if (!m) {
-        m = metas[key] = {source: s, target: t, asset: e.asset, kind: e.kind, poison: e.poison, crossing: e.crossing,
-          colour: e.colour, decimals: e.decimals, parts: [], units: 0n, taint: 0n, count: 0, days: {},
-          alike: sums[e.id].units};
+      var key = s + "\u0000" + t + "\u0000" + e.token + "\u0000" + e.kind + "\u0000" + e.poison;
+      if (!metas[key]) {
+        metas[key] = {source: s, target: t, asset: e.asset, kind: e.kind, poison: e.poison, crossing: e.crossing,
+          colour: e.colour, decimals: e.decimals, parts: [], taint: 0n};
         order.push(key);
       }
-      var sum = sums[e.id];
-      m.parts.push(e.id); m.taint += BigInt(e.taint);
-      if (!sum.count) { return; }  // nothing in the date range: not part of the drawn sum
-      m.units += BigInt(sum.units); m.count += sum.count; m.shown = (m.shown || 0) + 1;
-      sum.days.forEach(function (d) { m.days[d] = true; });
-      if (m.alike !== sum.units) { m.alike = null; }
+      metas[key].parts.push(e.id); metas[key].taint += BigInt(e.taint);
     });
     cy.add(order.map(function (key, i) {
-      var m = metas[key], days = Object.keys(m.days).sort();
-      var amount = m.alike !== null && m.shown > 1
-        ? m.shown + " × " + shortAmount(m.alike, m.decimals) + " " + m.asset
-        : shortAmount(m.units.toString(), m.decimals) + " " + m.asset + (m.count > 1 ? " · " + m.count + " tx" : "");
+      var m = metas[key];
       return {group: "edges", classes: "meta", data: {id: "m" + i, source: m.source, target: m.target,
-        colour: m.colour, display: amount + "\n" + dayRange(days), asset: m.asset, poison: m.poison,
-        crossing: m.crossing, width: m.crossing ? 5 : widthOf(m.taint.toString()), parts: m.parts, days: days}};
+        colour: m.colour, display: "", asset: m.asset, poison: m.poison, crossing: m.crossing, decimals: m.decimals,
+        width: m.crossing ? 5 : widthOf(m.taint.toString()), parts: m.parts, days: []}};
     }));
+    metaKey = foldState();
+  }
+  // The exact sum of a group edge's parts that pass the filters: "40 × 10,000 ETH" when they are alike
+  function metaLabel(d, sums, pass) {
+    var units = 0n, count = 0, shown = 0, alike, days = {};
+    d.parts.forEach(function (id) {
+      if (!pass[id]) { return; }
+      var sum = sums[id];
+      units += BigInt(sum.units); count += sum.count; shown += 1;
+      alike = alike === undefined ? sum.units : (alike === sum.units ? alike : null);
+      sum.days.forEach(function (day) { days[day] = true; });
+    });
+    days = Object.keys(days).sort();
+    var amount = alike && shown > 1 ? shown + " × " + shortAmount(alike, d.decimals) + " " + d.asset
+      : shortAmount(units.toString(), d.decimals) + " " + d.asset + (count > 1 ? " · " + count + " tx" : "");
+    return {display: amount + "\n" + dayRange(days), days: days};
   }
 
   function filters() {
@@ -156,62 +162,93 @@
     return {maxHop: parseInt(hopSel.value, 10), asset: assetSel.value, poison: poisonBox.checked,
       minValue: minValue >= 0 ? minValue : 0, from: fromInput.value, to: toInput.value};
   }
+  function noFilters(f) {  // what the layout is made for: everything of this fold state and spam setting
+    return {maxHop: Infinity, asset: "", poison: f.poison, minValue: 0, from: "", to: ""};
+  }
 
-  function apply() {
-    var f = filters(), nodeOk = {}, pass = {}, shown = {}, withEdge = {};
+  // Which addresses and edges the filters let through (before folding)
+  function visibility(f) {
+    var nodeOk = {}, pass = {}, shown = {}, withEdge = {}, sums = {}, sent = {};
     g.nodes.forEach(function (n) {
       nodeOk[n.id] = !((n.category === "poison" && !f.poison) || (n.hop >= 0 && n.hop > f.maxHop));
     });
-    var sums = {};
     g.edges.forEach(function (e) {
       var sum = sums[e.id] = inRange(e, f);
       pass[e.id] = (!e.poison || f.poison) && (!f.asset || e.asset === f.asset) && sum.count > 0 &&
-        sum.value >= f.minValue;
+        sum.value >= f.minValue && nodeOk[e.source] && nodeOk[e.target];
       if (pass[e.id]) { withEdge[e.source] = withEdge[e.target] = true; }
     });
     g.nodes.forEach(function (n) { shown[n.id] = nodeOk[n.id] && (n.category === "seed" || !!withEdge[n.id]); });
-    var sent = {};  // a node the trace never reached (a bridge's destination) is shown only with a shown sender
-    g.edges.forEach(function (e) {
+    g.edges.forEach(function (e) {  // a node the trace never reached (a bridge's destination): only with a shown sender
       var s = byId[e.source];
       if (pass[e.id] && shown[s.id] && s.hop <= f.maxHop) { sent[e.target] = true; }
     });
-    var count = 0;
-    g.nodes.forEach(function (n) {
-      if (n.hop < 0 && !sent[n.id]) { shown[n.id] = false; }
-      count += shown[n.id] ? 1 : 0;
-    });
-    rebuildMeta(sums);
+    g.nodes.forEach(function (n) { if (n.hop < 0 && !sent[n.id]) { shown[n.id] = false; } });
+    return {pass: pass, shown: shown, sums: sums};
+  }
+
+  // Draw what a visibility lets through, folded groups as one node each
+  function draw(vis) {
     cy.batch(function () {
       cy.nodes().forEach(function (n) {
-        var d = n.data(), draw;
+        var d = n.data(), on;
         if (d.group) {
-          draw = folded[d.id] && foldById[d.id].members.some(function (m) { return shown[m]; });
+          on = folded[d.id] && foldById[d.id].members.some(function (m) { return vis.shown[m]; });
         } else {
-          draw = shown[d.id] && !(foldOf[d.id] && folded[foldOf[d.id]]);
+          on = vis.shown[d.id] && !(foldOf[d.id] && folded[foldOf[d.id]]);
         }
-        n.toggleClass("hidden", !draw);
+        n.toggleClass("hidden", !on);
       });
       cy.edges().forEach(function (e) {
-        var d = e.data(), ok = d.parts ? d.parts.some(function (p) { return pass[p]; }) : pass[d.id];
+        var d = e.data(), ok = d.parts ? d.parts.some(function (p) { return vis.pass[p]; }) : vis.pass[d.id];
         e.toggleClass("hidden", !ok || e.source().hasClass("hidden") || e.target().hasClass("hidden"));
-        if (!d.parts && ok) {  // its sum, count and dates: of the days in range
-          var label = edgeLabel(edgeById[d.id], sums[d.id]);
-          if (label !== d.display) { e.data("display", label); }
-        }
+        if (!ok) { return; }
+        var label = d.parts ? metaLabel(d, vis.sums, vis.pass) : {display: edgeLabel(edgeById[d.id], vis.sums[d.id]),
+                                                                   days: vis.sums[d.id].days};
+        if (label.display !== d.display) { e.data({display: label.display, days: label.days}); }
       });
     });
-    var open = g.folds.filter(function (x) { return folded[x.id]; });
-    var inside = 0;
-    open.forEach(function (x) { x.members.forEach(function (m) { inside += shown[m] ? 1 : 0; }); });
-    counter.textContent = count + " of " + g.nodes.length + " addresses shown" + (open.length ? " (" + inside +
-      " of them in " + open.length + (open.length === 1 ? " folded group" : " folded groups") +
-      ": click one to open it)" : "");
-    counter.setAttribute("data-visible", String(count));
-    // Laid out again when a group opens or closes or the spam is shown or hidden (the same state gives the
-    // same picture: the layout is deterministic); the other filters only hide, and the view is reframed.
+  }
+
+  function clearPath() {
+    if (!cy.elements(".path, .faded").length && !details.getAttribute("data-path")) { return; }
+    cy.elements().removeClass("path faded");
+    details.textContent = "";
+    var hint = document.createElement("p"); hint.className = "muted"; hint.textContent = "Click a node or an edge.";
+    details.appendChild(hint);
+    details.setAttribute("data-path", ""); details.setAttribute("data-node", "");
+  }
+
+  function apply(keepPath) {
+    if (!keepPath) { clearPath(); }  // a highlighted path is of the picture it was clicked in
+    var f = filters();
+    if (metaKey !== foldState()) { rebuildMeta(); }
+    // Laid out again when a group opens or closes or the spam is shown or hidden, for everything of that
+    // state (the same state gives the same picture: the layout is deterministic); the other filters only
+    // hide what is laid out, and the view is framed again on what is left.
     var key = foldState() + (f.poison ? "+spam" : "");
-    if (key !== laidOutKey || !drawn(cy.nodes()).every(function (n) { return n.id() in laidOut; })) { layout(key); }
-    fitTo(drawn(cy.nodes()), 30);
+    if (key !== laidOutKey) {
+      draw(visibility(noFilters(f)));
+      layout(key);
+    }
+    var vis = visibility(f);
+    draw(vis);
+    lastShown = vis.shown;
+    var count = 0, inside = 0, groups = 0;
+    g.nodes.forEach(function (n) { count += vis.shown[n.id] ? 1 : 0; });
+    g.folds.forEach(function (x) {
+      if (!folded[x.id] || cy.getElementById(x.id).hasClass("hidden")) { return; }
+      groups += 1;
+      x.members.forEach(function (m) { inside += vis.shown[m] ? 1 : 0; });
+    });
+    var fits = fitTo(drawn(cy.nodes()), 30);
+    counter.textContent = count + " of " + g.nodes.length + " addresses shown" + (groups ? " (" + inside +
+      " of them in " + groups + (groups === 1 ? " folded group" : " folded groups") + ": click one to open it)" : "") +
+      (fits ? "" : "; the chart is bigger than the view: drag to move, scroll to zoom");
+    counter.setAttribute("data-visible", String(count));
+    var open = g.folds.filter(function (x) { return !folded[x.id]; }).length;
+    foldBox.checked = open < g.folds.length;  // ticked: some folded; half-ticked: some open too
+    foldBox.indeterminate = open > 0 && open < g.folds.length;
   }
 
   // Layered, left to right (dagre), each chain in its own lane: Bitcoin's below Ethereum's, starting
@@ -245,13 +282,10 @@
         if (w && w.length > 1) { e.addClass("routed"); }
       });
     });
-    laidOut = {};
-    visible.forEach(function (n) { laidOut[n.id()] = true; });
     laidOutKey = key || null;
     var ms = Math.round(performance.now() - t0);
     cyBox.setAttribute("data-layout-ms", String(ms));
     window.tracerReport && (window.tracerReport.layoutMs = ms);
-    fitTo(visible, 30);
   }
 
   // Past BIG_LAYOUT nodes dagre lays out a spine only: each node's widest incoming edge from an earlier
@@ -283,20 +317,22 @@
     return {x1: x1, y1: y1, x2: x2, y2: y2};
   }
 
-  // The whole chart in view; or, when its hops are so tall that fitting them all would shrink it to a
-  // thin line, its full width at a readable size, centred on the seeds (scroll or drag for the rest)
+  // The whole chart in view; or, when that would make it too small to read, its width at a readable size
+  // (at most), centred on the seeds. Says whether everything fits.
   function fitTo(nodes, padding) {
     var b = box(nodes);
-    if (b.x1 === Infinity) { return; }
+    if (b.x1 === Infinity) { return true; }
     var across = (cy.width() - 2 * padding) / (b.x2 - b.x1), down = (cy.height() - 2 * padding) / (b.y2 - b.y1);
-    var zoom = Math.min(1.5, across, down), centre = (b.y1 + b.y2) / 2;
-    if (down < across / 4) {
+    var zoom = Math.min(1.5, across, down), centre = (b.y1 + b.y2) / 2, fits = zoom >= 0.35;
+    if (!fits) {
       var seeds = nodes.filter(function (n) { return n.data("category") === "seed"; });
-      zoom = Math.min(1, across);
+      zoom = Math.min(0.6, Math.max(across, 0.35));
       centre = seeds.length ? (box(seeds).y1 + box(seeds).y2) / 2 : b.y1 + cy.height() / 2 / zoom;
     }
     zoom = Math.max(cy.minZoom(), Math.min(cy.maxZoom(), zoom));
-    cy.viewport({zoom: zoom, pan: {x: (cy.width() - zoom * (b.x1 + b.x2)) / 2, y: cy.height() / 2 - zoom * centre}});
+    var left = across >= zoom ? (cy.width() - zoom * (b.x1 + b.x2)) / 2 : padding - zoom * b.x1;
+    cy.viewport({zoom: zoom, pan: {x: left, y: cy.height() / 2 - zoom * centre}});
+    return fits;
   }
 
   function row(dl, term, value, href) {
@@ -363,7 +399,7 @@
         if (foldOf[n] && folded[foldOf[n]]) { folded[foldOf[n]] = false; opened = true; }
       });
     });
-    if (opened) { apply(); }
+    if (opened) { apply(true); }
     if (found.edges.length) {
       cy.elements().addClass("faded");
       found.edges.forEach(function (id) {
@@ -429,23 +465,27 @@
 
   function setFolded(id, value) { folded[id] = value; apply(); }
 
+  // Search: the matches selected and framed; a match inside a folded group opens it (until the next search)
   function find(query) {
     var q = query.trim().toLowerCase(), matches = [];
-    cy.elements().removeClass("faded path");
-    details.setAttribute("data-path", "");
+    clearPath();
     cy.nodes(":selected").unselect();
+    searchOpened.forEach(function (id) { folded[id] = true; });
+    searchOpened = [];
     if (q.length >= 3) {
       matches = g.nodes.filter(function (n) {
         return n.id.toLowerCase().indexOf(q) >= 0 || n.name.toLowerCase().indexOf(q) >= 0;
       }).map(function (n) { return n.id; });
-      var opened = false;
-      matches.forEach(function (m) { if (foldOf[m] && folded[foldOf[m]]) { folded[foldOf[m]] = false; opened = true; } });
-      if (opened) { apply(); }
-      var found = drawn(cy.collection(matches.map(function (m) { return cy.getElementById(m); })));
-      found.select();
-      if (found.length) { fitTo(found, 80); }
-      var hidden = matches.length - found.length;
+      matches.forEach(function (m) {  // (not for a match the filters hide: opening its group would show nothing)
+        var f = foldOf[m];
+        if (f && folded[f] && lastShown[m]) { folded[f] = false; searchOpened.push(f); }
+      });
     }
+    apply(true);
+    var found = drawn(cy.collection(matches.map(function (m) { return cy.getElementById(m); })));
+    found.select();
+    if (found.length) { fitTo(found, 80); }
+    var hidden = matches.length - found.length;
     searchCount.textContent = q.length >= 3 ? matches.length + " found" +
       (hidden ? " (" + hidden + " hidden by the filters)" : "") : "";
     search.setAttribute("data-matches", String(matches.length));
@@ -547,18 +587,13 @@
   });
   cy.on("tap", "edge", function (evt) { showEdge(evt.target); });
   cy.on("tap", function (evt) {  // a click on the background clears the highlighted path
-    if (evt.target === cy) {
-      cy.elements().removeClass("path faded");
-      details.textContent = "";
-      var hint = document.createElement("p"); hint.className = "muted"; hint.textContent = "Click a node or an edge.";
-      details.appendChild(hint);
-      details.setAttribute("data-path", ""); details.setAttribute("data-node", "");
-    }
+    if (evt.target === cy) { clearPath(); }
   });
-  [hopSel, assetSel, poisonBox].forEach(function (el) { el.addEventListener("change", apply); });
-  [minInput, fromInput, toInput].forEach(function (el) { el.addEventListener("input", apply); });
-  foldBox.addEventListener("change", function () {
+  [hopSel, assetSel, poisonBox].forEach(function (el) { el.addEventListener("change", function () { apply(); }); });
+  [minInput, fromInput, toInput].forEach(function (el) { el.addEventListener("input", function () { apply(); }); });
+  foldBox.addEventListener("change", function () {  // (half-ticked, when some are open: a click folds them all)
     g.folds.forEach(function (f) { folded[f.id] = foldBox.checked; });
+    searchOpened = [];
     apply();
   });
   search.addEventListener("input", function () { find(search.value); });
