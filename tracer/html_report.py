@@ -171,7 +171,8 @@ def chart_summary(g: dict) -> str:
     """What the chart draws, and what it folds or cuts, and why (HTML)."""
     drawn, total = len(g["nodes"]), g["total_nodes"]
     lane = ", Bitcoin in its own lane below" if "btc" in g.get("lanes", []) else ""
-    parts = [f"Drawn: {drawn:,} of {total:,} addresses, left to right by hop{lane}, with {len(g['edges']):,} "
+    parts = [f"Drawn: {drawn:,} of {total:,} addresses, left to right as the value moved (the columns follow "
+             f"the transfers, mostly the hops; a node's hop is in its details){lane}, with {len(g['edges']):,} "
              "edges: the transfers of one token between two addresses are one edge, summed, with their count and "
              "dates (UTC)."]
     if drawn < total:
