@@ -20,7 +20,7 @@ from .models import POISON_FLAGS, format_amount
 from .news import whats_new
 from .seeds import seed_index
 from .store import Store, _flags_set
-from .tokens import lookup
+from .tokens import wei_equivalent
 
 CATEGORY_COLOURS = {
     "seed": "#d62728", "theft": "#8c1c13", "eoa": "#4e79a7", "unknown": "#7f8c9a", "wallet-contract": "#1f77b4",
@@ -95,14 +95,6 @@ def short_address(node: str) -> str:
     return f"{chain}:{short}" if chain else short
 
 
-def _eth_class(token: str) -> bool:
-    """ETH or an ETH-pegged token: the traced value the chart weighs edges by (taint.asset_class)."""
-    if token == "ETH":
-        return True
-    known = lookup(token)
-    return bool(known and known.eth_equivalent)
-
-
 def _day(timestamp: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(timestamp))
 
@@ -138,6 +130,7 @@ def fan_folds(nodes: list[dict], edges: list[dict]) -> list[dict]:
     charts fold alike."""
     by_id = {n["id"]: n for n in nodes}
     fans: dict[tuple, dict[str, int]] = defaultdict(dict)
+    symbols = {e["token"]: e["asset"] for e in edges}
     for e in edges:
         if e["poison"] or e["kind"] in ("swap", "inferred", "co-spend", "bridge") or e["source"] == e["target"]:
             continue
@@ -158,9 +151,9 @@ def fan_folds(nodes: list[dict], edges: list[dict]) -> list[dict]:
             continue
         side, end, token, kind, hop, lane = key
         folded.update(alike)
-        asset = next(e["asset"] for e in edges if e["token"] == token)
-        folds.append({"id": f"fold{len(folds)}", "side": side, "end": end, "asset": asset, "kind": kind, "hop": hop,
-                      "category": "address", "lane": lane, "members": alike, "colour": CATEGORY_COLOURS["eoa"]})
+        folds.append({"id": f"fold{len(folds)}", "side": side, "end": end, "asset": symbols[token], "kind": kind,
+                      "hop": hop, "category": "address", "lane": lane, "members": alike,
+                      "colour": CATEGORY_COLOURS["eoa"]})
     return folds
 
 
@@ -174,13 +167,16 @@ def graph_elements(graph: nx.MultiDiGraph, max_nodes: int, decimals: dict[str, i
     deposit_taint: dict[tuple[str, str], int] = defaultdict(int)  # (sender, tx) -> ETH-class traced value sent
     for u, v, key, d in graph.edges(keys=True, data=True):
         poison = bool(_flags_set(d["flags"]) & POISON_FLAGS)
+        # traced value compared across the chart: of ETH and ETH-pegged tokens only (taint.asset_class);
+        # asked only of edges from a drawn node (a big case has far more edges than those)
+        eth_class = u in chosen and d["kind"] != "bridge" and wei_equivalent(d["token"], 0) is not None
         if not poison and d["kind"] not in ("swap", "inferred"):
             dec = decimals.get(d["token"], 18)
             if u in chosen:  # totals only for the nodes drawn: a big case has far more edges than them
                 totals[u][(d["asset"], dec)][1] += int(d["amount"])
             if v in chosen:
                 totals[v][(d["asset"], dec)][0] += int(d["amount"])
-        if u in chosen and d["kind"] != "bridge" and d.get("taint_wei", "0") != "0" and _eth_class(d["token"]):
+        if eth_class and d.get("taint_wei", "0") != "0":
             deposit_taint[(u, d["tx_hash"])] += int(d["taint_wei"])  # what a bridge deposit in this tx carried
         if u not in chosen or v not in chosen:
             continue
@@ -194,7 +190,7 @@ def graph_elements(graph: nx.MultiDiGraph, max_nodes: int, decimals: dict[str, i
             group["deposits"].append(d["tx_hash"])  # carries its deposit's traced value (below)
             if d.get("received_asset") == "BTC":
                 group["received"] += int(d.get("received_amount") or 0)  # a crossing into Bitcoin, verified
-        elif _eth_class(d["token"]):  # traced value compared across the chart: ETH and ETH-pegged tokens only
+        elif eth_class:
             group["taint"] += int(d.get("taint_wei") or 0)
         group["amount"] += int(d["amount"])
         group["value"] += float(d["value"])

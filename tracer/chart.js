@@ -53,16 +53,14 @@
   var elements = [];
   g.nodes.forEach(function (n) {
     elements.push({group: "nodes", data: {id: n.id, display: nodeLabel(n.name, n.taint_units, n.unit),
-      colour: n.colour, shape: n.shape, size: n.size, category: n.category, hop: n.hop, lane: n.lane,
-      exit: n.exit}});
+      colour: n.colour, shape: n.shape, size: n.size, category: n.category, hop: n.hop, lane: n.lane}});
   });
   g.folds.forEach(function (f) {
     var sum = 0n;
     f.members.forEach(function (m) { sum += BigInt(byId[m].taint_units); });
-    f.display = nodeLabel(f.members.length + " × " + f.category + (f.hop >= 0 ? " (hop " + f.hop + ")" : " (not traced)"),
-                          sum.toString(),
-                          f.lane === "btc" ? "BTC" : "ETH");
-    elements.push({group: "nodes", classes: "group", data: {id: f.id, display: f.display, colour: f.colour,
+    var display = nodeLabel(f.members.length + " × " + f.category + (f.hop >= 0 ? " (hop " + f.hop + ")" : " (not traced)"),
+                            sum.toString(), f.lane === "btc" ? "BTC" : "ETH");
+    elements.push({group: "nodes", classes: "group", data: {id: f.id, display: display, colour: f.colour,
       shape: "round-rectangle", size: 46, category: f.category, hop: f.hop, lane: f.lane, group: true}});
   });
   g.edges.forEach(function (e) {
@@ -325,9 +323,9 @@
     var across = (cy.width() - 2 * padding) / (b.x2 - b.x1), down = (cy.height() - 2 * padding) / (b.y2 - b.y1);
     var zoom = Math.min(1.5, across, down), centre = (b.y1 + b.y2) / 2, fits = zoom >= 0.35;
     if (!fits) {
-      var seeds = nodes.filter(function (n) { return n.data("category") === "seed"; });
+      var seeds = box(nodes.filter(function (n) { return n.data("category") === "seed"; }));
       zoom = Math.min(0.6, Math.max(across, 0.35));
-      centre = seeds.length ? (box(seeds).y1 + box(seeds).y2) / 2 : b.y1 + cy.height() / 2 / zoom;
+      centre = seeds.x1 !== Infinity ? (seeds.y1 + seeds.y2) / 2 : b.y1 + cy.height() / 2 / zoom;
     }
     zoom = Math.max(cy.minZoom(), Math.min(cy.maxZoom(), zoom));
     var left = across >= zoom ? (cy.width() - zoom * (b.x1 + b.x2)) / 2 : padding - zoom * b.x1;

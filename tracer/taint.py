@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 
 from .btc import BTC_TOKEN, CO_SPEND, FEE, UTXO, node_for
 from .labels import on_trail
-from .models import ETH, Transfer
+from .models import Transfer
 from .store import Store
-from .tokens import lookup
+from .tokens import lookup, wei_equivalent
 
 ETH_CLASS = "ETH"
 BTC_CLASS = "BTC"
@@ -50,14 +50,10 @@ def asset_class(t: Transfer) -> tuple[str, int] | None:
     """(class, units) of a transfer, or None when it carries no value we count."""
     if t.is_poison or t.amount <= 0:
         return None
-    if t.token == ETH:
-        return ETH_CLASS, t.amount
-    token = lookup(t.token)
-    if token is None:
-        return None
-    if token.eth_equivalent:
-        return ETH_CLASS, t.amount * 10 ** (18 - token.decimals)
-    return t.token, t.amount
+    wei = wei_equivalent(t.token, t.amount)
+    if wei is not None:
+        return ETH_CLASS, wei
+    return (t.token, t.amount) if lookup(t.token) else None
 
 
 @dataclass
@@ -199,9 +195,9 @@ def _crossing_taint(deposits: dict, deposit_taint: dict[str, list[int]], btc_txs
                 brought[t.key] = brought.get(t.key, 0) + share
                 sats += share
         out.crossed[BTC_CLASS] += sats
-        token = None if r["token"] == ETH else lookup(r["token"])
-        if sats and (token is None and r["token"] == ETH or token is not None and token.eth_equivalent):
-            out.crossed_wei += taint * 10 ** (18 - token.decimals) if token else taint
+        wei = wei_equivalent(r["token"], taint)
+        if sats and wei is not None:
+            out.crossed_wei += wei
     return brought
 
 

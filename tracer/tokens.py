@@ -79,6 +79,17 @@ def lookup(contract: str) -> Token | None:
     return REGISTRY.get(contract.lower())
 
 
+def wei_equivalent(token: str, amount: int) -> int | None:
+    """An amount of ETH or of an ETH-pegged token (stETH, WETH, …) in wei; None for any other token, which
+    has no common measure with ETH here (no prices)."""
+    if token == ETH:
+        return amount
+    known = lookup(token)
+    if known is None or not known.eth_equivalent:
+        return None
+    return amount * 10 ** (18 - known.decimals)
+
+
 def token_flags(contract: str, symbol: str) -> frozenset[str]:
     """Flags a token carries by itself: none if registered, else counterfeit or unverified."""
     if contract.lower() in REGISTRY:

@@ -32,7 +32,7 @@ from .btc import CHANGE_FLAG, CO_SPEND_FLAG, COINJOIN_FLAG, FEE_FLAG
 from .exits import decode_receipt, exit_from_memo, is_exit_venue
 from .errors import QuotaError, TracerError
 from .labels import SERVICE_CATEGORIES, best_label, decoder_of, known_code
-from .models import COUNTERFEIT, ETH, LOOKALIKE, UNVERIFIED_TOKEN, ZERO_VALUE, Transfer
+from .models import COUNTERFEIT, LOOKALIKE, UNVERIFIED_TOKEN, ZERO_VALUE, Transfer
 from .progress import NullProgress, Progress
 from .seeds import seed_index
 from .sources.base import FetchTask, Source
@@ -40,7 +40,7 @@ from .sources.pacing import urgent
 from .news import News, whats_new
 from .store import FLUSH_SECONDS, FLUSH_TRANSFERS, Cursor, Store
 from .thorchain import looks_like_memo
-from .tokens import lookup
+from .tokens import wei_equivalent
 
 
 @dataclass(frozen=True)
@@ -176,11 +176,9 @@ class Tracer:
             return False  # a deposit into a THORChain vault: an exit, not a wallet
         if UNVERIFIED_TOKEN in t.flags:
             return self.options.follow_unverified_tokens
-        if t.token == ETH:
-            return t.amount >= self.options.min_value_wei
-        token = lookup(t.token)
-        if token and token.eth_equivalent:
-            return t.amount * 10 ** (18 - token.decimals) >= self.options.min_value_wei
+        wei = wei_equivalent(t.token, t.amount)
+        if wei is not None:
+            return wei >= self.options.min_value_wei
         return t.amount > 0  # no price for other assets: any non-zero amount
 
     def _category(self, address: str, is_seed: bool, code_kind: str | None) -> tuple[str, bool]:
